@@ -1,0 +1,94 @@
+"""Derive the matcher's thresholds from the *tuning* half of tests/data/questions.csv.
+
+The tuning questions are the `tune` rows of questions.csv and all of questions_tune_extra.csv.
+Grid-searches the scoring shape and the decision levels; the frozen half is never read here.
+Constraints first (at most one out-of-scope question answered, precision >= 98%, paraphrases
+answered or offered right >= 70%), then the most questions answered right, then the most
+paraphrases. Prints the winner and the `Thresholds(...)` to put in `handlers/matching/matcher.py`.
+
+    python benchmarks/calibrate.py
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from handlers.matching.evaluation import Report, catalog_from_spec, load_questions, score
+from handlers.matching.matcher import Candidate, Match, Matcher, Thresholds
+from handlers.matching.registry import catalog_entries
+from handlers.matching.text import MessageForm, message_form
+from seed.catalogue import default_catalogue
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+QUESTIONS = DATA / "questions.csv"
+EXTRA_TUNING = DATA / "questions_tune_extra.csv"
+
+MAX_OUT_OF_SCOPE_ANSWERED = 1
+SCORING_GRID = {
+    "phrase_power": (0.5, 1.0, 1.5),
+    "question_power": (0.35, 0.5, 0.65),
+    "unknown_weight": (0.5, 0.75, 1.0),
+    "partial_phrase": (0.5, 0.67),
+}
+DECISION_GRID = {
+    "answer": tuple(x / 100 for x in range(35, 80, 3)),
+    "margin": (0.0, 0.03, 0.06, 0.1, 0.15),
+    "clarify": (0.15, 0.2, 0.25, 0.3),
+}
+
+
+def objective(report: Report) -> tuple[int, float, float]:
+    # One out-of-scope answer in the ~200 tuning ones is tolerated: the lone case ("who is the
+    # product owner of Microsoft Teams at Microsoft?") is lexically a role question, and refusing
+    # it costs a tenth of all right answers.
+    feasible = (
+        report.out_of_scope_answered <= MAX_OUT_OF_SCOPE_ANSWERED
+        and report.precision >= 0.98
+        and report.paraphrase_rate >= 0.70
+    )
+    return (int(feasible), report.top1, report.paraphrase_rate)
+
+
+def _decider(
+    matcher: Matcher, ranked: dict[str, tuple[list[Candidate], MessageForm]], limits: Thresholds
+) -> Callable[[str], Match]:
+    def decide(text: str) -> Match:
+        candidates, form = ranked[text]
+        return matcher.decide(candidates, limits, form=form)
+
+    return decide
+
+
+def main() -> None:
+    questions = load_questions(QUESTIONS, split="tune") + load_questions(EXTRA_TUNING)
+    entries = catalog_entries(catalog_from_spec(default_catalogue()))
+    best: tuple[tuple[int, float, float], Thresholds, Report] | None = None
+    names = list(SCORING_GRID)
+    for values in itertools.product(*SCORING_GRID.values()):
+        chosen: dict[str, Any] = dict(zip(names, values, strict=True))
+        shape = replace(Thresholds(), **chosen)
+        matcher = Matcher(entries, shape)
+        ranked: dict[str, tuple[list[Candidate], MessageForm]] = {
+            q.text: (matcher.rank(matcher.analyse(q.text)), message_form(q.text)) for q in questions
+        }
+        for answer, margin, clarify in itertools.product(*DECISION_GRID.values()):
+            if clarify >= answer:
+                continue
+            limits = replace(shape, answer=answer, margin=margin, clarify=clarify)
+            report = score(questions, _decider(matcher, ranked, limits))
+            key = objective(report)
+            if best is None or key > best[0]:
+                best = (key, limits, report)
+    assert best is not None
+    _, limits, report = best
+    print("tuning split:", len(questions), "questions")
+    print("\n".join(report.lines()))
+    print(limits)
+
+
+if __name__ == "__main__":
+    main()

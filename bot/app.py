@@ -1,0 +1,34 @@
+"""The one wiring place: builds the store, the matcher registry and the dispatcher from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from handlers.dispatch import Dispatcher
+from handlers.matching.registry import MatcherRegistry
+from handlers.turn import Services
+from store import migrate
+from store.db import Database
+
+
+@dataclass
+class Core:
+    settings: Settings
+    db: Database
+    dispatcher: Dispatcher
+
+
+@asynccontextmanager
+async def open_core(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Core]:
+    """The store (schema upgraded), matchers and handlers; the database is closed on exit."""
+    db = Database(settings.database_url)
+    try:
+        if upgrade:
+            await migrate.upgrade(db)
+        services = Services(db=db, matchers=MatcherRegistry(db), config=settings.handler_config())
+        yield Core(settings, db, Dispatcher(services))
+    finally:
+        await db.dispose()

@@ -1,0 +1,254 @@
+"""The `whoowns` command line: chat, ask, database and catalogue administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot import console
+from bot.app import Core, open_core
+from bot.settings import Settings, SettingsError
+from seed.catalogue import CatalogueError
+from seed.markdown import parse_roles_markdown
+from seed.transfer import parse_team_file, to_csv, to_yaml
+from store import catalog, migrate, people, workspaces
+from store.db import StoreUnavailable
+from store.records import WorkspaceRef
+from store.transfer import export_team, import_team
+
+log = logging.getLogger("whoowns")
+
+
+class CommandError(Exception):
+    """A failure to report in one line, with exit status 2."""
+
+
+def _workspace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        default=f"{console.PLATFORM}:{console.WORKSPACE}",
+        help="PLATFORM:ID of the workspace, e.g. slack:T0123 (default: the console workspace)",
+    )
+
+
+def _person_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--user",
+        help="act as this person (with their rights); without it you act as the operator, an admin",
+    )
+    parser.add_argument("--project", help="the project to ask about (default: the default project)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whoowns", description="Who owns what in an ML/MLOps project team."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="an interactive chat in the console")
+    _person_args(chat)
+
+    ask = commands.add_parser("ask", help="answer one message (or one per line with --batch)")
+    _person_args(ask)
+    ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    ask.add_argument("--batch", metavar="FILE", help="answer each line of FILE (- for stdin)")
+    ask.add_argument("text", nargs="*", help="the message, e.g. who handles data drift?")
+
+    db = commands.add_parser("db", help="database administration")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="create or upgrade the schema to this version")
+
+    cat = commands.add_parser("catalog", help="catalogue administration")
+    cat_commands = cat.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    cat_import = cat_commands.add_parser(
+        "import", help="add the roles of a markdown roles document to a workspace"
+    )
+    cat_import.add_argument("file", type=Path)
+    _workspace_arg(cat_import)
+
+    export = commands.add_parser("export", help="write the catalogue and assignments to a file")
+    export.add_argument("--format", choices=("yaml", "csv"), default="yaml")
+    export.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    _workspace_arg(export)
+
+    imp = commands.add_parser("import", help="read a catalogue and assignments file (YAML or CSV)")
+    imp.add_argument("file", type=Path)
+    _workspace_arg(imp)
+    return parser
+
+
+def _split_workspace(value: str) -> tuple[str, str]:
+    platform, _, external = value.partition(":")
+    if not platform or not external:
+        raise CommandError(f"--workspace must be PLATFORM:ID, like slack:T0123, not {value!r}")
+    return platform, external
+
+
+async def _workspace(core: Core, value: str) -> WorkspaceRef:
+    platform, external = _split_workspace(value)
+    name = console.WORKSPACE_NAME if platform == console.PLATFORM else None
+    return await workspaces.ensure_workspace(core.db, platform, external, name)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+
+
+def _nonblank(handle: TextIO) -> Iterator[str]:
+    for raw in handle:
+        text = raw.rstrip("\n")
+        if text.strip():
+            yield text
+
+
+def _lines(source: str) -> Iterator[str]:
+    if source == "-":
+        yield from _nonblank(sys.stdin)
+        return
+    try:
+        handle = Path(source).open(encoding="utf-8")  # noqa: SIM115 — closed below
+    except OSError as exc:
+        raise CommandError(f"cannot read {source}: {exc}") from exc
+    with handle:
+        yield from _nonblank(handle)
+
+
+async def cmd_ask(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    if args.batch and args.text:
+        raise CommandError("give either TEXT or --batch, not both")
+    if not args.batch and not args.text:
+        raise CommandError("nothing to ask: give TEXT or --batch FILE")
+    texts: Iterator[str] = _lines(args.batch) if args.batch else iter([" ".join(args.text)])
+    for text in texts:
+        reply = await core.dispatcher.handle(
+            console.console_message(text, user=args.user, project=args.project)
+        )
+        if args.json:
+            out.write(json.dumps(reply.as_json(), ensure_ascii=False) + "\n")
+        else:
+            out.write(console.render(reply) + "\n")
+        out.flush()
+    return 0
+
+
+async def cmd_chat(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    session = console.ChatSession(user=args.user, project=args.project)
+    interactive = sys.stdin.isatty()
+    who = args.user or f"{console.operator_name()} (operator, admin)"
+    out.write(
+        f"whoowns — chatting as {who} on {core.db.url.split('://')[0]}. "
+        "Ask “who handles data drift?”, say “help”, or Ctrl-D to leave.\n"
+    )
+    while True:
+        try:
+            text = await asyncio.to_thread(input, "you> " if interactive else "")
+        except EOFError:
+            out.write("\n" if interactive else "")
+            return 0
+        if not text.strip():
+            continue
+        if text.strip().lower() in {"quit", "exit", "bye"}:
+            return 0
+        reply = await core.dispatcher.handle(session.message(text))
+        session.remember(reply)
+        out.write(console.render(reply) + "\n")
+        out.flush()
+
+
+async def cmd_db_upgrade(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    before = await migrate.current_revision(core.db)
+    out.write(f"database schema at {before} (newest {migrate.head_revision()})\n")
+    return 0
+
+
+async def cmd_catalog_import(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    spec = parse_roles_markdown(_read(args.file), source=str(args.file))
+    workspace = await _workspace(core, args.workspace)
+    roles, responsibilities = await catalog.import_catalogue(core.db, workspace.id, spec)
+    out.write(
+        f"imported {len(spec.roles)} roles into {workspace.platform}:{workspace.external_id}: "
+        f"{roles} new roles, {responsibilities} new responsibilities\n"
+    )
+    return 0
+
+
+async def cmd_export(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    workspace = await _workspace(core, args.workspace)
+    team = await export_team(core.db, workspace.id)
+    text = to_csv(team) if args.format == "csv" else to_yaml(team)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        out.write(
+            f"wrote {len(team.catalogue.roles)} roles, {len(team.assignments)} assignments to {args.out}\n"
+        )
+    else:
+        out.write(text)
+    return 0
+
+
+async def cmd_import(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    team = parse_team_file(_read(args.file), source=str(args.file))
+    workspace = await _workspace(core, args.workspace)
+    operator = await people.ensure_person(core.db, workspace.id, console.operator_name())
+    roles, responsibilities, changes = await import_team(
+        core.db, workspace.id, team, actor_id=operator.id, platform=console.PLATFORM
+    )
+    out.write(
+        f"imported into {workspace.platform}:{workspace.external_id}: {roles} new roles, "
+        f"{responsibilities} new responsibilities, {changes} assignment changes\n"
+    )
+    return 0
+
+
+Command = Callable[[Core, argparse.Namespace, TextIO], Awaitable[int]]
+
+
+def _command(args: argparse.Namespace) -> Command:
+    if args.command == "db":
+        return cmd_db_upgrade
+    if args.command == "catalog":
+        return cmd_catalog_import
+    commands: dict[str, Command] = {
+        "ask": cmd_ask,
+        "chat": cmd_chat,
+        "export": cmd_export,
+        "import": cmd_import,
+    }
+    return commands[args.command]
+
+
+async def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    async with open_core(settings) as core:
+        return await _command(args)(core, args, out)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    stream = out or sys.stdout
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return asyncio.run(run(args, settings, stream))
+    except (SettingsError, CatalogueError, CommandError, migrate.SchemaTooNew) as exc:
+        print(f"whoowns: {exc}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        print(f"whoowns: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,16 @@
+"""One module per intent; each exposes `register(router)`. `build_router` wires them in order."""
+
+from __future__ import annotations
+
+from handlers.intents import help, overview, person_roles, role_info, who_owns
+from handlers.router import Router
+
+# Order matters: specific commands first; anything unclaimed is a question for the matcher.
+FEATURES = (help, overview, person_roles, role_info)
+
+
+def build_router() -> Router:
+    router = Router(who_owns.INTENT, who_owns.handle)
+    for feature in FEATURES:
+        feature.register(router)
+    return router

@@ -1,0 +1,147 @@
+"""Measuring the matcher on a labelled question set (tests/data/questions.csv).
+
+Shared by the accuracy tests, `benchmarks/matching.py` and `benchmarks/calibrate.py`, so all three
+count the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handlers.matching.matcher import Candidate, Match, Matcher, Outcome
+from seed.catalogue import CatalogueSpec
+from store.records import Catalog, ResponsibilityRecord, RoleRecord
+
+PARAPHRASE = "paraphrase"
+OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    expected: frozenset[str]
+    category: str
+    split: str
+
+    @property
+    def in_scope(self) -> bool:
+        return bool(self.expected)
+
+
+def load_questions(path: Path, split: str | None = None) -> list[Question]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    questions = [
+        Question(
+            text=row["question"],
+            expected=frozenset(r for r in row["expected_role"].split("|") if r),
+            category=row["category"],
+            split=row["split"],
+        )
+        for row in rows
+    ]
+    return [q for q in questions if split is None or q.split == split]
+
+
+def catalog_from_spec(spec: CatalogueSpec, workspace_id: int = 0) -> Catalog:
+    """A store-shaped catalogue with made-up ids, for measuring without a database."""
+    roles: list[RoleRecord] = []
+    next_id = 1
+    for role_number, role in enumerate(spec.roles, start=1):
+        responsibilities = []
+        for r in role.responsibilities:
+            responsibilities.append(
+                ResponsibilityRecord(next_id, role_number, r.text, r.keywords, ())
+            )
+            next_id += 1
+        roles.append(RoleRecord(role_number, role.name, role.aliases, tuple(responsibilities)))
+    return Catalog(workspace_id, 1, tuple(roles), spec.escalation_chain)
+
+
+@dataclass
+class Report:
+    in_scope: int = 0
+    answered: int = 0
+    right: int = 0
+    clarified: int = 0
+    paraphrases: int = 0
+    paraphrases_ok: int = 0
+    plain_in_scope: int = 0
+    plain_right: int = 0
+    out_of_scope: int = 0
+    out_of_scope_answered: int = 0
+    misses: list[tuple[str, Question, Match]] = field(default_factory=list)
+
+    @property
+    def top1(self) -> float:
+        return self.right / max(self.in_scope, 1)
+
+    @property
+    def top1_without_paraphrases(self) -> float:
+        return self.plain_right / max(self.plain_in_scope, 1)
+
+    @property
+    def precision(self) -> float:
+        return self.right / max(self.answered, 1)
+
+    @property
+    def clarify_rate(self) -> float:
+        return self.clarified / max(self.in_scope, 1)
+
+    @property
+    def paraphrase_rate(self) -> float:
+        return self.paraphrases_ok / max(self.paraphrases, 1)
+
+    def lines(self) -> list[str]:
+        return [
+            f"in-scope questions           {self.in_scope}",
+            f"top-1 right (all in-scope)   {self.top1:.1%}",
+            f"top-1 right (w/o paraphrase) {self.top1_without_paraphrases:.1%}",
+            f"precision when answering     {self.precision:.1%}",
+            f"clarify rate                 {self.clarify_rate:.1%}",
+            f"paraphrases right/clarified  {self.paraphrase_rate:.1%} "
+            f"({self.paraphrases_ok}/{self.paraphrases})",
+            f"out-of-scope answered        {self.out_of_scope_answered}/{self.out_of_scope}",
+        ]
+
+
+def _offers(candidates: Iterable[Candidate], expected: frozenset[str]) -> bool:
+    return any(c.target.role in expected for c in candidates)
+
+
+def score(questions: Sequence[Question], match: Callable[[str], Match]) -> Report:
+    report = Report()
+    for question in questions:
+        result = match(question.text)
+        answered = result.outcome == Outcome.ANSWER
+        if not question.in_scope:
+            report.out_of_scope += 1
+            if answered:
+                report.out_of_scope_answered += 1
+                report.misses.append(("answered out-of-scope", question, result))
+            continue
+        report.in_scope += 1
+        best = result.best
+        right = answered and best is not None and best.target.role in question.expected
+        report.answered += answered
+        report.right += right
+        report.clarified += result.outcome == Outcome.CLARIFY
+        if question.category == PARAPHRASE:
+            report.paraphrases += 1
+            offered = result.outcome == Outcome.CLARIFY and _offers(
+                result.candidates, question.expected
+            )
+            report.paraphrases_ok += right or offered
+        else:
+            report.plain_in_scope += 1
+            report.plain_right += right
+        if not right:
+            report.misses.append(("wrong" if answered else result.outcome.value, question, result))
+    return report
+
+
+def evaluate(matcher: Matcher, questions: Sequence[Question]) -> Report:
+    return score(questions, matcher.match)

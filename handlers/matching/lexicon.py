@@ -1,0 +1,300 @@
+"""The domain lexicon: what words mean in an ML team's chat, applied alike to catalogue and questions.
+
+Kept as data (no logic) so adding an abbreviation is one line.
+"""
+
+from __future__ import annotations
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Multi-word or punctuated forms, rewritten on the lower-cased text before it is split into words.
+PHRASES: dict[str, str] = {
+    "ci/cd": "ci cd",
+    "ci-cd": "ci cd",
+    "cicd": "ci cd",
+    "a/b": "ab",
+    "e2e": "end to end",
+    "end-to-end": "end to end",
+    "stand-up": "standup",
+    "stand up": "standup",
+    "stand-ups": "standups",
+    "stand ups": "standups",
+    "on-prem": "on prem",
+    "onprem": "on prem",
+    "on-premises": "on prem",
+    "on premises": "on prem",
+    "on-premise": "on prem",
+    "on premise": "on prem",
+    "re-train": "retrain",
+    "re-training": "retraining",
+    "re-trained": "retrained",
+    "ml ops": "mlops",
+    "ml-ops": "mlops",
+    "dev ops": "devops",
+    "dev-ops": "devops",
+    "power-bi": "powerbi",
+    "power bi": "powerbi",
+    "git hub": "github",
+    "k8s": "kubernetes",
+    "infra-as-code": "iac",
+    "infrastructure-as-code": "infrastructure as code",
+    "unit-test": "unit test",
+    "unit-tests": "unit tests",
+    "hyper-parameter": "hyperparameter",
+    "hyper-parameters": "hyperparameters",
+    "scrum-master": "scrum master",
+    "road-block": "roadblock",
+    "data-drift": "data drift",
+    "set-up": "setup",
+    "sign-off": "signoff",
+    "go-live": "go live",
+}
+
+# Single words that stand for something longer (abbreviations and chat shorthand).
+EXPANSIONS: dict[str, str] = {
+    "iac": "infrastructure as code",
+    "repo": "repository",
+    "repos": "repositories",
+    "env": "environment",
+    "envs": "environments",
+    "infra": "infrastructure",
+    "config": "configuration",
+    "configs": "configurations",
+    "perf": "performance",
+    "prod": "production",
+    "mgmt": "management",
+    "dq": "data quality",
+    "eda": "exploratory data analysis",
+    "viz": "visualization",
+    "dataviz": "data visualization",
+    "vis": "visualization",
+    "deps": "dependencies",
+    "dep": "dependency",
+    "libs": "libraries",
+    "lib": "library",
+    "docs": "documents",
+    "doc": "document",
+    "reqs": "requirements",
+    "req": "requirement",
+    "aml": "azure ml",
+    "adf": "azure data factory",
+    "gh": "github",
+    "ado": "azure devops",
+    "uat": "user acceptance testing",
+    "hparams": "hyperparameters",
+    "hyperparams": "hyperparameters",
+    "exp": "experiment",
+    "exps": "experiments",
+    "ds": "data science",
+    "de": "data engineering",
+    "sre": "site reliability engineer",
+    "sa": "solution architect",
+    "retro": "retrospective",
+    "retros": "retrospectives",
+    "qa": "quality assurance",
+    "qe": "quality engineering",
+    "po": "product owner",
+    "ba": "business analyst",
+    "sm": "scrum master",
+    "pm": "project manager",
+    "vnet": "virtual network",
+    "vm": "virtual machine",
+    "vms": "virtual machines",
+    "etl": "etl",
+    "kpi": "kpi",
+    "kpis": "kpis",
+    "okrs": "kpis",
+    "gpus": "gpu",
+    "dbs": "databases",
+    "db": "database",
+    "cred": "credentials",
+    "creds": "credentials",
+    "auth": "authentication",
+    "apis": "api",
+    "tf": "terraform",
+    "int": "integration",
+    "ut": "unit test",
+    "uts": "unit tests",
+    "hld": "high level design",
+    "lld": "low level design",
+    "arch": "architecture",
+    "proj": "project",
+    "projs": "projects",
+    "dev": "development",
+    "devs": "developers",
+    "fte": "fte",
+    "ftes": "fte",
+}
+
+# British spellings that a suffix rule cannot catch; -ise/-isation/-yse are handled by rule.
+SPELLINGS: dict[str, str] = {
+    "catalogue": "catalog",
+    "catalogues": "catalogs",
+    "colour": "color",
+    "behaviour": "behavior",
+    "behaviours": "behaviors",
+    "modelling": "modeling",
+    "modelled": "modeled",
+    "modeller": "modeler",
+    "labelling": "labeling",
+    "labelled": "labeled",
+    "travelling": "traveling",
+    "centre": "center",
+    "centres": "centers",
+    "licence": "license",
+    "licences": "licenses",
+    "programme": "program",
+    "programmes": "programs",
+    "artefact": "artifact",
+    "artefacts": "artifacts",
+    "favourite": "favorite",
+    "cancelled": "canceled",
+    "judgement": "judgment",
+    "enrol": "enroll",
+}
+
+# Words that ending in -ise are not British -ize spellings.
+ISE_WORDS: frozenset[str] = _words(
+    """
+    advise advised advises advising arise arises compromise concise devise disguise enterprise
+    enterprises exercise exercises expertise franchise merchandise noise otherwise paradise
+    praise precise premise premises promise promised promises raise raised raises raising
+    revise revised rise rises supervise supervised surprise surprised treatise wise likewise
+    cruise chemise despise excise incise reprise televise improvise
+    """
+)
+
+# Words that carry no meaning for matching: function words, and the ways of asking "who does it".
+STOP_WORDS: frozenset[str] = _words(
+    """
+    a about above after again against all also am an and any anybody anyone are aren as at be
+    because been before being below between both but by can cannot could couldn did didn do
+    does doesn doing don done down during each either else etc even ever every few for from
+    further get gets getting got had hadn has hasn have haven having he her here hers herself
+    him himself his how i if in into is isn it its itself just let lets like ll me might mine
+    more most much must my myself need needs no nor not now of off on once one only or other
+    ought our ours ourselves out over own please quick quickly re really right s same shall
+    she should shouldn so some somebody someone something still such t than thanks thank thx
+    that the their theirs them themselves then there these they this those through to too
+    under until up us ve very was wasn we were weren what whatever when where whether which
+    while who whoever whom whose why will with won would wouldn yet you your yours yourself
+    yourselves hey hi hello hiya folks guys team's anyone's handle handles handling handled
+    handler own owns owning owned responsible responsibility responsibilities charge care take
+    takes taking look looks looking after deal deals dealing sort sorts sorting ask asking
+    talk talking speak contact ping reach go goes person people guy guys gal tell know knows
+    knowing want wants wanted current currently usually normally typically today exactly
+    actually basically supposed meant job thing things stuff kind lot around regarding related
+    relating re matter matters question questions help helps helping okay ok sorry bother
+    bothering whoowns bot write writes writing wrote does make makes set sets
+    """
+)
+
+# Openings of messages that ask the bot to do or explain something rather than name who handles it
+# ("what is a monad", "tell me a joke", "how do I exit vim", "deploy the model to staging").
+NON_OWNERSHIP_OPENINGS: tuple[str, ...] = (
+    "what is",
+    "what are",
+    "what was",
+    "what the",
+    "what a",
+    "what an",
+    "what time",
+    "what day",
+    "what would",
+    "what should",
+    "whats",
+    "how do",
+    "how does",
+    "how to",
+    "how can",
+    "how many",
+    "how much",
+    "how long",
+    "how is",
+    "how are",
+    "how would",
+    "how should",
+    "hows",
+    "why",
+    "explain",
+    "describe",
+    "define",
+    "recommend",
+    "any tips",
+    "tips on",
+    "best practice",
+    "can you",
+    "could you",
+    "would you",
+    "will you",
+    "tell me",
+    "give me",
+    "show me",
+    "write",
+    "draft",
+    "translate",
+    "convert",
+    "remind me",
+    "summarise",
+    "summarize",
+    "calculate",
+    "schedule",
+    "create a",
+    "create an",
+    "generate",
+    "send",
+    "run",
+    "deploy",
+    "restart",
+    "open",
+    "book",
+    "order",
+    "play",
+    "set a",
+    "make a",
+    "add a reminder",
+    "cancel",
+    "are you",
+    "do you",
+    "is it",
+    "is a",
+    "is an",
+    "should i",
+    "should we",
+    "where",
+    "when is",
+    "when does",
+    "when will",
+    "difference between",
+    "which is better",
+    "which one",
+    "vs",
+    "versus",
+)
+
+# After "who", verbs that ask about the world, not about this project ("who invented scrum?").
+NON_OWNERSHIP_VERBS: frozenset[str] = _words(
+    """
+    invented founded coined won discovered wrote directed painted sang starred married dating
+    died born scored
+    """
+)
+
+# Words that make a message ask who does something, whatever its opening.
+OWNERSHIP_CUES: frozenset[str] = _words(
+    """
+    who whom whose whos someone somebody anyone anybody person owner owns own owning
+    responsible accountable charge handles handle handling contact ask talk ping approve
+    approval escalate need needs needed poc
+    """
+)
+
+# Words that make a short message a statement rather than a topic ("standup is cancelled").
+STATEMENT_WORDS: frozenset[str] = _words(
+    """
+    is are was were has have had got been being went goes lol haha yay thanks thank
+    """
+)

@@ -1,0 +1,284 @@
+"""Maps a free-text question onto the catalogue: a role, or one of its responsibilities.
+
+How it scores: every responsibility is described by phrases (its text, our keywords, learned aliases),
+every role by its name and aliases. A question and a phrase are compared as sets of stemmed content
+words weighted by rarity (IDF). Two coverages matter: how much of the *phrase* the question contains
+(a question that names "data drift" fully names that responsibility) and how much of the *question*
+the phrase explains (so "tell me a joke about data" is not an answer). Unknown words are first
+corrected onto the catalogue's vocabulary with rapidfuzz (typos), and an inverted index keeps a query
+to the few phrases that share a word with it, so cost grows with the answer, not the catalogue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from handlers.matching.lexicon import STOP_WORDS
+from handlers.matching.text import MessageForm, content_words, message_form, stem
+
+
+class Outcome(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a question can resolve to: a role, or one responsibility of it."""
+
+    role_id: int
+    role: str
+    responsibility_id: int | None = None
+    responsibility: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    target: Target
+    score: float
+
+
+@dataclass(frozen=True)
+class Match:
+    outcome: Outcome
+    candidates: tuple[Candidate, ...] = ()
+    # An answer that several roles share equally; `candidates` are exactly those roles.
+    shared: bool = False
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """The catalogue as the matcher needs it, independent of the store."""
+
+    target: Target
+    phrases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Scoring shape and decision levels; `benchmarks/calibrate.py` derives them from the tuning questions."""
+
+    # score = phrase_coverage ** phrase_power * question_coverage ** question_power
+    phrase_power: float = 1.0
+    question_power: float = 0.35
+    # Weight of a word the catalogue never uses, as a fraction of the rarest catalogue word's weight.
+    unknown_weight: float = 1.0
+    # A phrase counts towards explaining the question once this much of it is present.
+    partial_phrase: float = 0.5
+    answer: float = 0.62
+    margin: float = 0.0
+    clarify: float = 0.15
+    max_choices: int = 3
+
+
+MIN_TYPO_LENGTH = 4
+# Enough ranked targets to find the best few distinct roles among them.
+RANKED = 40
+TIE = 0.005
+
+
+class Matcher:
+    def __init__(
+        self, entries: Iterable[CatalogEntry], thresholds: Thresholds | None = None
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.targets: list[Target] = []
+        phrase_stems: list[tuple[int, tuple[str, ...]]] = []
+        surface_vocabulary: set[str] = set()
+        for entry in entries:
+            index = len(self.targets)
+            self.targets.append(entry.target)
+            for phrase in entry.phrases:
+                surface = content_words(phrase)
+                surface_vocabulary.update(surface)
+                stems = tuple(dict.fromkeys(stem(w) for w in surface))
+                if stems:
+                    phrase_stems.append((index, stems))
+        self._idf = _idf(phrase_stems, len(self.targets))
+        self._unknown_weight = max(self._idf.values(), default=1.0)
+        # Dense arrays, so that scoring a question costs a few vectorised passes over the
+        # phrases that share a word with it, whatever the size of the catalogue.
+        role_index: dict[int, int] = {}
+        self._target_role = np.array(
+            [role_index.setdefault(t.role_id, len(role_index)) for t in self.targets], dtype=np.intp
+        )
+        self._roles = len(role_index)
+        self._phrase_target = np.array([t for t, _ in phrase_stems], dtype=np.intp)
+        self._phrase_total = np.array(
+            [sum(self._idf[s] for s in stems) for _, stems in phrase_stems], dtype=np.float64
+        )
+        postings: dict[str, list[int]] = defaultdict(list)
+        for phrase_index, (_, stems) in enumerate(phrase_stems):
+            for s in stems:
+                postings[s].append(phrase_index)
+        self._postings = {s: np.array(ids, dtype=np.intp) for s, ids in postings.items()}
+        self._vocabulary = frozenset(surface_vocabulary)
+        # Typo candidates by (first letter, length): a correction keeps the first letter.
+        self._pools: dict[tuple[str, int], list[str]] = defaultdict(list)
+        # Stop words are corrected onto too ("responsable" is "responsible"), and then dropped.
+        for word in sorted(surface_vocabulary | STOP_WORDS):
+            if len(word) >= MIN_TYPO_LENGTH - 1:
+                self._pools[(word[0], len(word))].append(word)
+        self._correct = lru_cache(maxsize=16384)(self._correct_uncached)
+
+    @property
+    def size(self) -> int:
+        return len(self.targets)
+
+    def analyse(self, question: str) -> list[str]:
+        """The question's stems after typo correction; words the catalogue never uses stay as they are."""
+        stems: list[str] = []
+        for word in content_words(question):
+            s = stem(word)
+            if s not in self._postings and word not in self._vocabulary:
+                corrected = self._correct(word)
+                if corrected in STOP_WORDS:
+                    continue
+                s = stem(corrected)
+            if s not in stems:
+                stems.append(s)
+        return stems
+
+    def _correct_uncached(self, word: str) -> str:
+        """The nearest catalogue word within 1 edit (2 for long words), else the word itself.
+
+        People rarely mistype the first letter, and keeping it stops unrelated words ("lunch",
+        "launch") from being pulled onto the catalogue.
+        """
+        if len(word) < MIN_TYPO_LENGTH or word.isdigit():
+            return word
+        allowed = 1 if len(word) < 7 else 2
+        found: list[tuple[float, float, str]] = []
+        for length in range(len(word) - allowed, len(word) + allowed + 1):
+            pool = self._pools.get((word[0], length))
+            if pool:
+                hit = process.extractOne(word, pool, scorer=OSA.distance, score_cutoff=allowed)
+                if hit is not None:
+                    found.append((hit[1], -fuzz.ratio(word, hit[0]), hit[0]))
+        # Fewest edits first, then the most similar overall ("testr" is "tester", not "test").
+        return min(found)[2] if found else word
+
+    def rank(self, stems: Sequence[str], limit: int = RANKED) -> list[Candidate]:
+        """The best `limit` targets sharing a word with the question, best first.
+
+        A target's score multiplies two coverages: of its best phrase (does the question name it?)
+        and of the question by all its role's well-matched phrases (does the role explain it?).
+        """
+        known = [s for s in stems if s in self._postings]
+        if not known:
+            return []
+        limits = self.thresholds
+        unknown = self._unknown_weight * limits.unknown_weight
+        question_total = sum(self._idf.get(s, unknown) for s in stems)
+        lists = [self._postings[s] for s in known]
+        weights = np.array([self._idf[s] for s in known])
+        phrase_ids, position = np.unique(np.concatenate(lists), return_inverse=True)
+        per_entry = np.repeat(weights, [len(ids) for ids in lists])
+        shared = np.bincount(position, weights=per_entry, minlength=len(phrase_ids))
+        coverage = shared / self._phrase_total[phrase_ids]
+        target_of = self._phrase_target[phrase_ids]
+        role_of = self._target_role[target_of]
+        # The share of the question each role explains with its well-matched phrases: a role
+        # whose responsibilities together cover it is the better answer ("model dev + retrain for
+        # the churn use case" is the Data Scientist's, not the Product Owner's).
+        explained = np.zeros(self._roles)
+        well_matched = coverage >= limits.partial_phrase
+        start = 0
+        for ids, weight in zip(lists, weights, strict=True):
+            stop = start + len(ids)
+            hits = position[start:stop]
+            explained[np.unique(role_of[hits[well_matched[hits]]])] += weight
+            start = stop
+        role_factor = (explained / question_total) ** limits.question_power
+        scores = coverage**limits.phrase_power * role_factor[role_of]
+        best = np.zeros(len(self.targets))
+        np.maximum.at(best, target_of, scores)
+        touched = np.flatnonzero(best)
+        if len(touched) > limit:
+            touched = touched[np.argpartition(-best[touched], limit - 1)[:limit]]
+        order = sorted(touched.tolist(), key=lambda t: (-best[t], t))
+        return [Candidate(self.targets[t], round(float(best[t]), 4)) for t in order]
+
+    def match(self, question: str) -> Match:
+        ranked = self.rank(self.analyse(question))
+        return self.decide(ranked, form=message_form(question))
+
+    def decide(
+        self,
+        ranked: Sequence[Candidate],
+        thresholds: Thresholds | None = None,
+        *,
+        form: MessageForm = MessageForm.OWNERSHIP,
+    ) -> Match:
+        limits = thresholds or self.thresholds
+        choices = _best_per_role(ranked, limits.max_choices)
+        match = self._decide(choices, limits)
+        if match.outcome == Outcome.ANSWER and not _may_answer(form, match):
+            # A statement, a request or a question about something else ("standup is cancelled",
+            # "what is data drift?"): not answered, but the close topics are offered as choices.
+            offered = tuple(c for c in choices if c.score >= limits.clarify)
+            return Match(Outcome.CLARIFY, offered)
+        return match
+
+    def _decide(self, choices: list[Candidate], limits: Thresholds) -> Match:
+        if not choices or choices[0].score < limits.clarify:
+            return Match(Outcome.UNKNOWN, tuple(choices))
+        top = choices[0]
+        runner_up = choices[1].score if len(choices) > 1 else 0.0
+        if top.score >= limits.answer and top.score - runner_up < TIE:
+            # Two roles claim the very same thing (the catalogue lists "Cost management" under two
+            # roles): that is the answer, both of them, not a question back.
+            tied = tuple(c for c in choices if top.score - c.score < TIE)
+            return Match(Outcome.ANSWER, tied, shared=True)
+        if top.score >= limits.answer and top.score - runner_up >= limits.margin:
+            return Match(Outcome.ANSWER, tuple(choices))
+        offered = tuple(c for c in choices if c.score >= limits.clarify)
+        if len(offered) == 1 and top.score >= limits.answer:
+            return Match(Outcome.ANSWER, tuple(choices))
+        return Match(Outcome.CLARIFY, offered)
+
+
+def _may_answer(form: MessageForm, match: Match) -> bool:
+    if form in (MessageForm.OWNERSHIP, MessageForm.TOPIC):
+        return True
+    # With no sign of a who-question, only a role named outright is answered ("is there an SA?").
+    best = match.best
+    return form == MessageForm.UNMARKED and best is not None and best.target.responsibility is None
+
+
+def _best_per_role(ranked: Sequence[Candidate], limit: int) -> list[Candidate]:
+    """The best candidate of each role: a clarification offers different roles, never one role twice."""
+    seen: set[int] = set()
+    out: list[Candidate] = []
+    for candidate in ranked:
+        if candidate.target.role_id in seen:
+            continue
+        seen.add(candidate.target.role_id)
+        out.append(candidate)
+        if len(out) == limit:
+            break
+    return out
+
+
+def _idf(phrase_stems: Sequence[tuple[int, tuple[str, ...]]], targets: int) -> dict[str, float]:
+    """Rarity over targets (not phrases), so many keywords on one responsibility do not dilute a word."""
+    holders: dict[str, set[int]] = defaultdict(set)
+    for target_index, stems in phrase_stems:
+        for s in stems:
+            holders[s].add(target_index)
+    n = max(targets, 1)
+    return {s: math.log(1 + n / len(ts)) for s, ts in holders.items()}

@@ -1,0 +1,102 @@
+"""Turning a sentence into the words the matcher compares: normalise, expand, drop stop words, stem."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import StrEnum
+from functools import lru_cache
+
+import snowballstemmer
+
+from handlers.matching.lexicon import (
+    EXPANSIONS,
+    ISE_WORDS,
+    NON_OWNERSHIP_OPENINGS,
+    NON_OWNERSHIP_VERBS,
+    OWNERSHIP_CUES,
+    PHRASES,
+    SPELLINGS,
+    STATEMENT_WORDS,
+    STOP_WORDS,
+)
+
+_STEMMER = snowballstemmer.stemmer("english")
+_WORD = re.compile(r"[a-z0-9]+")
+_APOSTROPHE = re.compile(r"['’`´](s|re|ve|ll|d|m|t)\b")
+_PHRASE = re.compile(
+    r"(?<![a-z0-9])("
+    + "|".join(re.escape(p) for p in sorted(PHRASES, key=len, reverse=True))
+    + r")(?![a-z0-9])"
+)
+_ISE = re.compile(r"^(.{3,}?)(is)(e|ed|es|ing|ation|ations|er|ers)$")
+_YSE = re.compile(r"^(.{2,}?)ys(e|ed|es|ing)$")
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and compatibility forms, apply the phrase rewrites."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = _APOSTROPHE.sub("", text)
+    return _PHRASE.sub(lambda m: PHRASES[m.group(1)], text)
+
+
+def words(text: str) -> list[str]:
+    """Surface words after folding and expanding abbreviations; stop words are kept."""
+    out: list[str] = []
+    for word in _WORD.findall(fold(text)):
+        expansion = EXPANSIONS.get(word)
+        out.extend(expansion.split() if expansion else (americanise(word),))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def americanise(word: str) -> str:
+    if word in SPELLINGS:
+        return SPELLINGS[word]
+    if word not in ISE_WORDS:
+        ise = _ISE.match(word)
+        if ise:
+            return f"{ise.group(1)}iz{ise.group(3)}"
+        yse = _YSE.match(word)
+        if yse and word not in ISE_WORDS:
+            return f"{yse.group(1)}yz{yse.group(2)}"
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOP_WORDS]
+
+
+@lru_cache(maxsize=131072)
+def stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+class MessageForm(StrEnum):
+    """What kind of message it is, which bounds what the matcher may do with it."""
+
+    OWNERSHIP = "ownership"  # asks who does something: answered when confident
+    TOPIC = "topic"  # a bare topic ("data drift", "unit tests?"): treated like a who-question
+    UNMARKED = "unmarked"  # no sign either way ("scrum master for team phoenix?"): roles only
+    OTHER = "other"  # a request, or a question about something else: never answered
+
+
+_OPENING = re.compile(
+    r"^(?:" + "|".join(re.escape(o) for o in NON_OWNERSHIP_OPENINGS) + r")(?![a-z0-9])"
+)
+MAX_TOPIC_WORDS = 3
+
+
+def message_form(text: str) -> MessageForm:
+    folded = _WORD.findall(fold(text))
+    for i, word in enumerate(folded[:-1]):
+        if word == "who" and folded[i + 1] in NON_OWNERSHIP_VERBS:
+            return MessageForm.OTHER  # "who invented scrum?"
+    if any(word in OWNERSHIP_CUES for word in folded):
+        return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
+    if _OPENING.match(" ".join(folded)):
+        return MessageForm.OTHER
+    if len(folded) <= MAX_TOPIC_WORDS and not any(w in STATEMENT_WORDS for w in folded):
+        return MessageForm.TOPIC
+    return MessageForm.UNMARKED

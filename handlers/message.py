@@ -1,0 +1,193 @@
+"""The platform-neutral message every adapter produces, and the reply every handler returns.
+
+People inside reply text are `PersonMention`s, not names, so each adapter can render them its own
+way (a plain name, a Slack `<@U123>`, a Teams `<at>`), while the wording lives once, here in handlers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+MENTION = re.compile(r"@([\w.\-:]+)")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A user the sender mentioned; in `Message.text` they appear as `@<user_id>`."""
+
+    user_id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A "did you mean" option the person picked (a button, a card action, or a number in the console)."""
+
+    role_id: int
+    responsibility_id: int | None
+    question: str
+
+
+@dataclass(frozen=True)
+class Message:
+    platform: str
+    workspace: str
+    user_id: str
+    text: str
+    user_name: str | None = None
+    workspace_name: str | None = None
+    channel: str | None = None
+    thread: str | None = None
+    project: str | None = None
+    mentions: tuple[Mention, ...] = ()
+    choice: Choice | None = None
+    # Set only by the console adapter for the operator acting as themselves: an admin by definition.
+    operator: bool = False
+    event_id: str | None = None
+
+    def mention(self, user_id: str) -> Mention:
+        """The mention for `@user_id` in the text (a bare mention when the adapter gave no name)."""
+        return next((m for m in self.mentions if m.user_id == user_id), Mention(user_id))
+
+
+@dataclass(frozen=True)
+class PersonMention:
+    user_id: str
+    name: str
+
+
+Segment = str | PersonMention
+Line = tuple[Segment, ...]
+
+
+def line(*parts: Segment | Iterable[Segment]) -> Line:
+    """Flatten strings, mentions and lists of them into one line of reply text."""
+    out: list[Segment] = []
+    for part in parts:
+        if isinstance(part, str | PersonMention):
+            out.append(part)
+        else:
+            out.extend(part)
+    return tuple(out)
+
+
+def join_people(people: Iterable[PersonMention], last: str = "and") -> list[Segment]:
+    listed = list(people)
+    out: list[Segment] = []
+    for i, person in enumerate(listed):
+        if i:
+            out.append(f" {last} " if i == len(listed) - 1 else ", ")
+        out.append(person)
+    return out
+
+
+def plain(parts: Iterable[Segment]) -> str:
+    return "".join(p if isinstance(p, str) else p.name for p in parts)
+
+
+@dataclass(frozen=True)
+class HolderFact:
+    user_id: str
+    name: str
+    kind: str
+    until: datetime | None = None
+    covers_for: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"user": self.user_id, "name": self.name, "kind": self.kind}
+        if self.until:
+            data["until"] = self.until.isoformat()
+        if self.covers_for:
+            data["covers_for"] = self.covers_for
+        return data
+
+
+@dataclass(frozen=True)
+class CandidateFact:
+    role_id: int
+    role: str
+    responsibility_id: int | None
+    responsibility: str | None
+    score: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"role": self.role, "responsibility": self.responsibility, "score": self.score}
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}: {self.responsibility}" if self.responsibility else self.role
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button on a notification or answer: `kind` is the command it runs, e.g. "ack #12"."""
+
+    label: str
+    command: str
+    style: str = "default"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message for someone other than the sender, delivered by the adapter (DM, proactive message)."""
+
+    user_id: str
+    name: str
+    body: tuple[Line, ...]
+    actions: tuple[Action, ...] = ()
+    escalation: int | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(plain(line) for line in self.body)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"user": self.user_id, "name": self.name, "text": self.text}
+        if self.escalation is not None:
+            data["escalation"] = self.escalation
+        if self.actions:
+            data["actions"] = [a.command for a in self.actions]
+        return data
+
+
+@dataclass
+class Reply:
+    intent: str
+    body: list[Line]
+    outcome: str | None = None
+    role: str | None = None
+    responsibility: str | None = None
+    score: float | None = None
+    candidates: list[CandidateFact] = field(default_factory=list)
+    holders: list[HolderFact] = field(default_factory=list)
+    # "Did you mean" options (answers to `question`), and buttons such as Acknowledge / Resolve.
+    choices: list[CandidateFact] = field(default_factory=list)
+    question: str | None = None
+    actions: list[Action] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    # Refusals and errors: shown only to the sender where the platform can (Slack ephemeral).
+    private: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(plain(line) for line in self.body)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "outcome": self.outcome,
+            "role": self.role,
+            "responsibility": self.responsibility,
+            "score": self.score,
+            "candidates": [c.as_json() for c in self.candidates],
+            "holders": [h.as_json() for h in self.holders],
+            "notifications": [n.as_json() for n in self.notifications],
+            "reply": self.text,
+            **({"facts": self.facts} if self.facts else {}),
+        }

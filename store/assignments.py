@@ -1,0 +1,330 @@
+"""Who holds which role: current holders, a person's roles, and every change with its audit entry.
+
+An assignment is active while `ended_at IS NULL` and, for a cover, until its `until` has passed.
+Changes lock the role first (row lock on PostgreSQL, the database write lock on SQLite), so two people
+changing the same role at once are serialised and each change is audited in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from store.db import Database
+from store.models import Assignment, AssignmentKind, AuditEntry, Person, Project, Role
+from store.people import person_record, upsert_person
+from store.records import AssignmentRecord, Holder, Holding, PersonRecord
+
+
+def active_at(when: datetime) -> ColumnElement[bool]:
+    return and_(
+        Assignment.started_at <= when,
+        or_(Assignment.ended_at.is_(None), Assignment.ended_at > when),
+        or_(Assignment.until.is_(None), Assignment.until > when),
+    )
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+async def holders(
+    db: Database,
+    project_id: int,
+    role_ids: Iterable[int] | None = None,
+    *,
+    at: datetime | None = None,
+) -> dict[int, list[Holder]]:
+    """Holders per role id, primaries first, then backups, then cover. `at` asks about the past."""
+    when = _now(at)
+    covered = aliased(Person)
+    query = (
+        select(Assignment, Person, covered)
+        .join(Person, Person.id == Assignment.person_id)
+        .outerjoin(covered, covered.id == Assignment.covers_for_id)
+        .where(Assignment.project_id == project_id, active_at(when))
+        .order_by(Assignment.role_id, Assignment.started_at, Assignment.id)
+    )
+    if role_ids is not None:
+        query = query.where(Assignment.role_id.in_(list(role_ids)))
+    out: dict[int, list[Holder]] = defaultdict(list)
+    async with db.transaction() as session:
+        for assignment, person, covers_for in await session.execute(query):
+            out[assignment.role_id].append(
+                Holder(
+                    person=person_record(person),
+                    kind=assignment.kind,
+                    since=assignment.started_at,
+                    until=assignment.until,
+                    covers_for=person_record(covers_for) if covers_for else None,
+                )
+            )
+    order = {AssignmentKind.COVER: 0, AssignmentKind.PRIMARY: 1, AssignmentKind.BACKUP: 2}
+    return {role_id: sorted(hs, key=lambda h: order[h.kind]) for role_id, hs in out.items()}
+
+
+async def holdings(
+    db: Database, project_id: int, person_id: int, *, at: datetime | None = None
+) -> list[Holding]:
+    when = _now(at)
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Assignment, Role)
+            .join(Role, Role.id == Assignment.role_id)
+            .where(
+                Assignment.project_id == project_id,
+                Assignment.person_id == person_id,
+                active_at(when),
+            )
+            .order_by(Role.position)
+        )
+        return [Holding(role.id, role.name, a.kind, a.until) for a, role in rows]
+
+
+async def role_history(db: Database, project_id: int, role_id: int) -> list[AssignmentRecord]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Assignment, Person, Role)
+            .join(Person, Person.id == Assignment.person_id)
+            .join(Role, Role.id == Assignment.role_id)
+            .where(Assignment.project_id == project_id, Assignment.role_id == role_id)
+            .order_by(Assignment.started_at, Assignment.id)
+        )
+        return [
+            AssignmentRecord(
+                id=a.id,
+                role_id=role.id,
+                role=role.name,
+                person=person_record(p),
+                kind=a.kind,
+                started_at=a.started_at,
+                until=a.until,
+                ended_at=a.ended_at,
+            )
+            for a, p, role in rows
+        ]
+
+
+@dataclass(frozen=True)
+class ChangeOrigin:
+    """Who made a change, from where, and why: what every audit entry records."""
+
+    workspace_id: int
+    project_id: int
+    actor_id: int | None
+    platform: str
+    channel: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class ChangeResult:
+    started: list[tuple[PersonRecord, AssignmentKind]] = field(default_factory=list)
+    ended: list[tuple[PersonRecord, AssignmentKind]] = field(default_factory=list)
+    audit_id: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.started or self.ended)
+
+
+async def _lock_role(session: AsyncSession, role_id: int) -> Role:
+    # FOR UPDATE is a no-op on SQLite, where BEGIN IMMEDIATE already holds the database write lock.
+    return (await session.scalars(select(Role).where(Role.id == role_id).with_for_update())).one()
+
+
+async def _close_lapsed(
+    session: AsyncSession, project_id: int, role_id: int, now: datetime
+) -> None:
+    # A lapsed cover is already inactive; closing it lets the same person be assigned again.
+    await session.execute(
+        update(Assignment)
+        .where(
+            Assignment.project_id == project_id,
+            Assignment.role_id == role_id,
+            Assignment.ended_at.is_(None),
+            Assignment.until.is_not(None),
+            Assignment.until <= now,
+        )
+        .values(ended_at=Assignment.until)
+    )
+
+
+async def _active(
+    session: AsyncSession, project_id: int, role_id: int
+) -> list[tuple[Assignment, Person]]:
+    rows = await session.execute(
+        select(Assignment, Person)
+        .join(Person, Person.id == Assignment.person_id)
+        .where(
+            Assignment.project_id == project_id,
+            Assignment.role_id == role_id,
+            Assignment.ended_at.is_(None),
+        )
+        .order_by(Assignment.id)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """Someone named in a change: found by platform user id, created on first sight."""
+
+    user_id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """One change to a role's holders. `replace` ends the other holders of the same kind first."""
+
+    action: str
+    role_id: int
+    start: tuple[tuple[PersonRef, AssignmentKind], ...] = ()
+    end_people: tuple[PersonRef, ...] = ()
+    replace_kind: AssignmentKind | None = None
+    until: datetime | None = None
+    covers_for: PersonRef | None = None
+    summary: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+async def apply_change(
+    db: Database, origin: ChangeOrigin, change: RoleChange, *, now: datetime | None = None
+) -> ChangeResult:
+    """Apply one change and write its audit entry in the same transaction; all or nothing."""
+    when = _now(now)
+    async with db.transaction() as session:
+        return await apply_change_in(session, origin, change, when)
+
+
+async def apply_change_in(
+    session: AsyncSession, origin: ChangeOrigin, change: RoleChange, when: datetime
+) -> ChangeResult:
+    role = await _lock_role(session, change.role_id)
+    project = await session.get_one(Project, origin.project_id)
+    if role.workspace_id != origin.workspace_id or project.workspace_id != origin.workspace_id:
+        raise PermissionError("role or project belongs to another workspace")
+    await _close_lapsed(session, origin.project_id, role.id, when)
+    active = await _active(session, origin.project_id, role.id)
+    result = ChangeResult()
+
+    async def person_of(ref: PersonRef) -> Person:
+        return await upsert_person(session, origin.workspace_id, ref.user_id, ref.name)
+
+    starting = [(await person_of(ref), kind) for ref, kind in change.start]
+    ending_ids = {(await person_of(ref)).id for ref in change.end_people}
+    starting_ids = {p.id: kind for p, kind in starting}
+    for assignment, person in active:
+        replaced = change.replace_kind is not None and assignment.kind == change.replace_kind
+        target_kind = starting_ids.get(person.id)
+        if target_kind == assignment.kind and (target_kind != AssignmentKind.COVER):
+            starting_ids.pop(person.id)  # already holds it this way: nothing to do
+            continue
+        if person.id in ending_ids or person.id in starting_ids or replaced:
+            assignment.ended_at = when
+            result.ended.append((person_record(person), assignment.kind))
+    covers_for = await person_of(change.covers_for) if change.covers_for else None
+    for person, kind in starting:
+        if person.id not in starting_ids:
+            continue
+        session.add(
+            Assignment(
+                project_id=origin.project_id,
+                role_id=role.id,
+                person_id=person.id,
+                kind=kind,
+                started_at=when,
+                until=change.until if kind == AssignmentKind.COVER else None,
+                covers_for_id=covers_for.id
+                if covers_for and kind == AssignmentKind.COVER
+                else None,
+            )
+        )
+        result.started.append((person_record(person), kind))
+    await session.flush()
+    if result.changed:
+        result.audit_id = await write_audit(
+            session,
+            origin,
+            action=change.action,
+            role_id=role.id,
+            subject_id=starting[0][0].id if starting else None,
+            summary=change.summary,
+            details={
+                **change.details,
+                "role": role.name,
+                "started": [{"user": p.user_id, "kind": k.value} for p, k in result.started],
+                "ended": [{"user": p.user_id, "kind": k.value} for p, k in result.ended],
+                "until": change.until.isoformat() if change.until else None,
+            },
+            when=when,
+        )
+    return result
+
+
+async def write_audit(
+    session: AsyncSession,
+    origin: ChangeOrigin,
+    *,
+    action: str,
+    summary: str,
+    role_id: int | None = None,
+    subject_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    when: datetime | None = None,
+) -> int:
+    entry = AuditEntry(
+        workspace_id=origin.workspace_id,
+        project_id=origin.project_id,
+        actor_id=origin.actor_id,
+        action=action,
+        role_id=role_id,
+        subject_id=subject_id,
+        summary=summary,
+        reason=origin.reason,
+        platform=origin.platform,
+        channel=origin.channel,
+        details=details or {},
+        created_at=_now(when),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry.id
+
+
+async def active_assignments(db: Database, workspace_id: int) -> list[tuple[str, AssignmentRecord]]:
+    """Every current assignment of a workspace with its project name, for export."""
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Assignment, Person, Role, Project)
+            .join(Person, Person.id == Assignment.person_id)
+            .join(Role, Role.id == Assignment.role_id)
+            .join(Project, Project.id == Assignment.project_id)
+            .where(Project.workspace_id == workspace_id, active_at(now))
+            .order_by(Project.name_key, Role.position, Assignment.id)
+        )
+        return [
+            (
+                project.name,
+                AssignmentRecord(
+                    id=a.id,
+                    role_id=role.id,
+                    role=role.name,
+                    person=person_record(person),
+                    kind=a.kind,
+                    started_at=a.started_at,
+                    until=a.until,
+                    ended_at=a.ended_at,
+                ),
+            )
+            for a, person, role, project in rows
+        ]

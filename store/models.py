@@ -1,0 +1,304 @@
+"""The schema: typed SQLAlchemy 2 models. Alembic migrations in `store/migrations` create it.
+
+Assignments and escalations are never deleted: ending an assignment sets `ended_at`, so history can be
+asked. Uniqueness that users rely on lives in the database, not only in Python.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AssignmentKind(enum.StrEnum):
+    PRIMARY = "primary"
+    BACKUP = "backup"
+    COVER = "cover"
+
+
+class EscalationStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # Stored as plain strings (no native PG enum) so adding a value never needs a type migration.
+    return Enum(
+        cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class Workspace(Base):
+    """One Slack team, one Teams tenant, or the console. Nothing crosses workspaces."""
+
+    __tablename__ = "workspace"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    # Bumped on every catalogue change so each replica's matcher knows when to rebuild its index.
+    catalog_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # Per-workspace escalation numbers (#1, #2, …): never global, so ids cannot be enumerated across teams.
+    last_escalation_number: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
+    # Role names, lowest first, that a blocker climbs when nobody holds or acknowledges a role.
+    escalation_chain: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Project(Base):
+    __tablename__ = "project"
+    __table_args__ = (UniqueConstraint("workspace_id", "name_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelLink(Base):
+    """A chat channel (or Teams team/channel) whose questions are answered for one project."""
+
+    __tablename__ = "channel_link"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(200))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Role(Base):
+    __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("workspace_id", "name_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    responsibilities: Mapped[list[Responsibility]] = relationship(
+        back_populates="role", order_by="Responsibility.position", cascade="all, delete-orphan"
+    )
+    aliases: Mapped[list[RoleAlias]] = relationship(cascade="all, delete-orphan")
+
+
+class RoleAlias(Base):
+    """Other names people use for a role: "SM", "PO", "infra admin"."""
+
+    __tablename__ = "role_alias"
+    __table_args__ = (UniqueConstraint("role_id", "alias_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(200))
+    alias_key: Mapped[str] = mapped_column(String(200))
+
+
+class Responsibility(Base):
+    __tablename__ = "responsibility"
+    __table_args__ = (UniqueConstraint("role_id", "text_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(500))
+    text_key: Mapped[str] = mapped_column(String(500))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    role: Mapped[Role] = relationship(back_populates="responsibilities")
+    aliases: Mapped[list[ResponsibilityAlias]] = relationship(cascade="all, delete-orphan")
+
+
+class ResponsibilityAlias(Base):
+    """How people really ask for a responsibility: keywords we wrote, or phrases learned from choices."""
+
+    __tablename__ = "responsibility_alias"
+    __table_args__ = (UniqueConstraint("responsibility_id", "alias_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    responsibility_id: Mapped[int] = mapped_column(
+        ForeignKey("responsibility.id", ondelete="CASCADE")
+    )
+    alias: Mapped[str] = mapped_column(String(500))
+    alias_key: Mapped[str] = mapped_column(String(500))
+    learned: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Person(Base):
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("workspace_id", "platform_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    platform_user_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Assignment(Base):
+    """One person holding one role in one project for a span of time.
+
+    Active means `ended_at IS NULL`; a cover also has `until`, after which it lapses by itself.
+    """
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        # One active assignment per (project, role, person), enforced by the database.
+        Index(
+            "uq_assignment_active",
+            "project_id",
+            "role_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_assignment_project_role", "project_id", "role_id"),
+        Index("ix_assignment_person", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    kind: Mapped[AssignmentKind] = mapped_column(_enum(AssignmentKind, "assignment_kind"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # For a cover: whom it covers for (the person who is away), if known.
+    covers_for_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class AuditEntry(Base):
+    """Every change to who holds what, written in the same transaction as the change."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_workspace_time", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("project.id", ondelete="SET NULL"), nullable=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    action: Mapped[str] = mapped_column(String(50))
+    role_id: Mapped[int | None] = mapped_column(
+        ForeignKey("role.id", ondelete="SET NULL"), nullable=True
+    )
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    summary: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Escalation(Base):
+    __tablename__ = "escalation"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        Index("ix_escalation_due", "status", "remind_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    raised_by_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    thread: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    target_role_id: Mapped[int] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"))
+    # Where the escalation stands now: the target role, or a role further up the chain.
+    current_role_id: Mapped[int] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"))
+    status: Mapped[EscalationStatus] = mapped_column(_enum(EscalationStatus, "escalation_status"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ProcessedEvent(Base):
+    """Platform event ids already handled, so a retried delivery never acts twice."""
+
+    __tablename__ = "processed_event"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

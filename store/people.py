@@ -1,0 +1,93 @@
+"""People: platform users known in a workspace, with the display name last seen."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.db import Database
+from store.models import Person
+from store.records import PersonRecord
+
+
+def person_record(person: Person) -> PersonRecord:
+    return PersonRecord(id=person.id, user_id=person.platform_user_id, name=person.display_name)
+
+
+async def upsert_person(
+    session: AsyncSession, workspace_id: int, user_id: str, display_name: str | None = None
+) -> Person:
+    person = await session.scalar(
+        select(Person).where(
+            Person.workspace_id == workspace_id, Person.platform_user_id == user_id
+        )
+    )
+    now = datetime.now(UTC)
+    if person is None:
+        # A savepoint, so losing an insert race to another request leaves this transaction usable.
+        try:
+            async with session.begin_nested():
+                person = Person(
+                    workspace_id=workspace_id,
+                    platform_user_id=user_id,
+                    display_name=display_name or user_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(person)
+        except IntegrityError:
+            person = (
+                await session.scalars(
+                    select(Person).where(
+                        Person.workspace_id == workspace_id, Person.platform_user_id == user_id
+                    )
+                )
+            ).one()
+    elif display_name and display_name != person.display_name:
+        person.display_name = display_name
+        person.updated_at = now
+    return person
+
+
+async def ensure_person(
+    db: Database, workspace_id: int, user_id: str, display_name: str | None = None
+) -> PersonRecord:
+    async with db.transaction() as session:
+        return person_record(await upsert_person(session, workspace_id, user_id, display_name))
+
+
+async def find_person(db: Database, workspace_id: int, name_or_id: str) -> PersonRecord | None:
+    """A person by platform user id, or by display name (case-insensitive) when it is unambiguous."""
+    wanted = name_or_id.strip().lstrip("@")
+    async with db.transaction() as session:
+        matches = (
+            await session.scalars(
+                select(Person)
+                .where(
+                    Person.workspace_id == workspace_id,
+                    or_(
+                        Person.platform_user_id == wanted,
+                        func.lower(Person.display_name) == wanted.lower(),
+                    ),
+                )
+                .order_by(Person.id)
+            )
+        ).all()
+        exact = [p for p in matches if p.platform_user_id == wanted]
+        chosen = exact or matches
+        return person_record(chosen[0]) if len(chosen) == 1 else None
+
+
+async def display_names(db: Database, workspace_id: int, user_ids: list[str]) -> dict[str, str]:
+    if not user_ids:
+        return {}
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Person.platform_user_id, Person.display_name).where(
+                Person.workspace_id == workspace_id, Person.platform_user_id.in_(user_ids)
+            )
+        )
+        return {user_id: name for user_id, name in rows}

@@ -1,0 +1,153 @@
+"""Workspaces and projects: a workspace seen for the first time starts with the default catalogue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seed.catalogue import CatalogueSpec, default_catalogue
+from store.catalog import merge_catalogue
+from store.db import Database
+from store.models import ChannelLink, Project, Workspace
+from store.names import key
+from store.records import ProjectRef, WorkspaceRef
+
+DEFAULT_PROJECT = "default"
+
+
+def _workspace_ref(workspace: Workspace) -> WorkspaceRef:
+    return WorkspaceRef(
+        id=workspace.id,
+        platform=workspace.platform,
+        external_id=workspace.external_id,
+        name=workspace.name,
+        catalog_version=workspace.catalog_version,
+        escalation_chain=tuple(workspace.escalation_chain or ()),
+    )
+
+
+def _project_ref(project: Project) -> ProjectRef:
+    return ProjectRef(id=project.id, name=project.name, is_default=project.is_default)
+
+
+async def ensure_workspace(
+    db: Database,
+    platform: str,
+    external_id: str,
+    name: str | None = None,
+    catalogue: CatalogueSpec | None = None,
+) -> WorkspaceRef:
+    """The workspace for a Slack team / Teams tenant / console, created with its catalogue on first sight.
+
+    Two replicas may see a new team at the same moment: the loser of the insert race reads the winner's.
+    """
+    found = await find_workspace(db, platform, external_id)
+    if found is not None:
+        return found
+    try:
+        async with db.transaction() as session:
+            now = datetime.now(UTC)
+            workspace = Workspace(
+                platform=platform,
+                external_id=external_id,
+                name=name or external_id,
+                created_at=now,
+                catalog_version=1,
+                last_escalation_number=0,
+                escalation_chain=[],
+            )
+            session.add(workspace)
+            await session.flush()
+            session.add(
+                Project(
+                    workspace_id=workspace.id,
+                    name=DEFAULT_PROJECT,
+                    name_key=DEFAULT_PROJECT,
+                    is_default=True,
+                    created_at=now,
+                )
+            )
+            await merge_catalogue(session, workspace.id, catalogue or default_catalogue())
+            await session.refresh(workspace)
+            return _workspace_ref(workspace)
+    except IntegrityError:
+        found = await find_workspace(db, platform, external_id)
+        if found is None:
+            raise
+        return found
+
+
+async def find_workspace(db: Database, platform: str, external_id: str) -> WorkspaceRef | None:
+    async with db.transaction() as session:
+        workspace = await session.scalar(
+            select(Workspace).where(
+                Workspace.platform == platform, Workspace.external_id == external_id
+            )
+        )
+        return _workspace_ref(workspace) if workspace else None
+
+
+async def _default_project(session: AsyncSession, workspace_id: int) -> Project:
+    return (
+        await session.scalars(
+            select(Project).where(
+                Project.workspace_id == workspace_id, Project.is_default.is_(True)
+            )
+        )
+    ).one()
+
+
+async def resolve_project(
+    db: Database, workspace_id: int, channel_id: str | None = None, name: str | None = None
+) -> ProjectRef | None:
+    """The project a message is about: named explicitly, else the channel's link, else the default.
+
+    None only when a project was named that does not exist.
+    """
+    async with db.transaction() as session:
+        if name:
+            project = await session.scalar(
+                select(Project).where(
+                    Project.workspace_id == workspace_id, Project.name_key == key(name)
+                )
+            )
+            return _project_ref(project) if project else None
+        if channel_id:
+            project = await session.scalar(
+                select(Project)
+                .join(ChannelLink, ChannelLink.project_id == Project.id)
+                .where(
+                    ChannelLink.workspace_id == workspace_id, ChannelLink.channel_id == channel_id
+                )
+            )
+            if project is not None:
+                return _project_ref(project)
+        return _project_ref(await _default_project(session, workspace_id))
+
+
+async def list_projects(db: Database, workspace_id: int) -> list[ProjectRef]:
+    async with db.transaction() as session:
+        projects = await session.scalars(
+            select(Project).where(Project.workspace_id == workspace_id).order_by(Project.name_key)
+        )
+        return [_project_ref(p) for p in projects]
+
+
+async def get_or_create_project(session: AsyncSession, workspace_id: int, name: str) -> Project:
+    project = await session.scalar(
+        select(Project).where(Project.workspace_id == workspace_id, Project.name_key == key(name))
+    )
+    if project is None:
+        project = Project(
+            workspace_id=workspace_id,
+            name=name,
+            name_key=key(name),
+            is_default=False,
+            created_at=datetime.now(UTC),
+        )
+        session.add(project)
+        await session.flush()
+    return project

@@ -1,0 +1,175 @@
+"""The `whoowns` command line on a real SQLite file: ask, batch, chat, db, catalogue import/export."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+from tests.conftest import SEED_DOCUMENT
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("WHOOWNS_ADMINS", raising=False)
+    return url
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.mark.usefixtures("db_url")
+def test_ask_json_answers_data_drift_with_the_data_scientist() -> None:
+    code, out = run("ask", "--json", "who handles data drift?")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["intent"] == "who_owns" and answer["outcome"] == "answer"
+    assert answer["role"] == "Data Scientist" and answer["responsibility"] == "Manage Data Drift"
+    assert answer["notifications"] == [] and answer["reply"] == answer["text"]
+
+
+@pytest.mark.usefixtures("db_url")
+def test_batch_answers_one_json_object_per_line(tmp_path: Path) -> None:
+    questions = tmp_path / "q.txt"
+    questions.write_text("who handles data drift?\n\ntell me a joke\nwho is the scrum master\n")
+    code, out = run("ask", "--json", "--batch", str(questions))
+    assert code == 0
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [a["outcome"] for a in answers] == ["answer", "unknown", "answer"]
+    assert answers[0]["role"] is not None and answers[1]["role"] is None
+
+
+@pytest.mark.usefixtures("db_url")
+def test_ask_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("ask")[0] == 2
+    assert run("ask", "--batch", "/no/such/file")[0] == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_chat_reads_stdin_and_learns_a_choice(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        sys, "stdin", io.StringIO("who handles templates\n2\nwho handles templates\n")
+    )
+    code, out = run("chat", "--user", "alice")
+    assert code == 0
+    assert "Did you mean" in out and "(type 1–2 to choose)" in out
+    # The second pick answers, and the third asking is answered directly.
+    assert out.count("is the Team Lead's") + out.count("is the Group Manager's") == 2
+
+
+def test_catalog_import_of_the_seed_document(db_url: str, tmp_path: Path) -> None:
+    code, out = run("catalog", "import", str(SEED_DOCUMENT), "--workspace", "slack:T42")
+    assert code == 0 and "imported 15 roles into slack:T42" in out
+
+
+def test_malformed_markdown_names_the_line_and_changes_nothing(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("* **Pilot:**\n    * Flies the plane\n* Not bold\n")
+    assert run("catalog", "import", str(bad))[0] == 2
+    assert "line 3" in capsys.readouterr().err
+    _, out = run("ask", "--json", "what does the pilot do?")
+    assert json.loads(out)["outcome"] == "unknown"
+
+
+def test_export_import_round_trip_yaml_and_csv(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = tmp_path / "team.yaml"
+    data = yaml.safe_load(run("export")[1])
+    assert len(data["catalogue"]["roles"]) == 15
+    data["assignments"] = [
+        {
+            "project": "default",
+            "role": "Tester",
+            "user": "alice",
+            "name": "Alice",
+            "kind": "primary",
+        },
+        {"project": "churn", "role": "Data Scientist", "user": "bob", "kind": "backup"},
+    ]
+    data["catalogue"]["roles"].append(
+        {
+            "name": "Prompt Engineer",
+            "responsibilities": [{"text": "Prompt libraries", "keywords": ["prompts"]}],
+        }
+    )
+    team.write_text(yaml.safe_dump(data))
+    code, out = run("import", str(team))
+    assert code == 0 and "1 new roles" in out and "2 assignment changes" in out
+    code, out = run("ask", "--json", "who is the tester")
+    assert [h["user"] for h in json.loads(out)["holders"]] == ["alice"]
+
+    csv_file = tmp_path / "team.csv"
+    assert run("export", "--format", "csv", "--out", str(csv_file))[0] == 0
+    assert "assignment,churn,Data Scientist,,,bob" in csv_file.read_text()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    code, out = run("import", str(csv_file))
+    assert code == 0 and "2 assignment changes" in out
+    exported_again = yaml.safe_load(run("export")[1])
+    assert {
+        (a["project"], a["role"], a["user"], a["kind"]) for a in exported_again["assignments"]
+    } == {
+        ("default", "Tester", "alice", "primary"),
+        ("churn", "Data Scientist", "bob", "backup"),
+    }
+    roles = {r["name"]: r for r in exported_again["catalogue"]["roles"]}
+    assert roles["Prompt Engineer"]["responsibilities"] == [
+        {"text": "Prompt libraries", "keywords": ["prompts"]}
+    ]
+    assert len(roles) == 16
+
+
+def test_malformed_import_names_the_line_and_changes_nothing(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "catalogue:\n  roles:\n    - name: Tester\n      responsibilities: [Testing]\n"
+        "assignments:\n  - role: Tester\n    user: alice\n  - role: Astronaut\n    user: bob\n"
+    )
+    assert run("import", str(bad))[0] == 2
+    err = capsys.readouterr().err
+    assert "line 8" in err and "Astronaut" in err
+    _, out = run("ask", "--json", "who is the tester")
+    assert json.loads(out)["holders"] == []
+    broken = tmp_path / "broken.csv"
+    broken.write_text(
+        "record,project,role,text,keywords,user,name,kind,until\n"
+        "role,,Tester,,,,,,\n"
+        "assignment,default,Tester,,,bob,,boss,\n"
+    )
+    assert run("import", str(broken))[0] == 2
+    assert "line 3" in capsys.readouterr().err
+
+
+def test_db_upgrade_reports_the_schema(db_url: str) -> None:
+    code, out = run("db", "upgrade")
+    assert code == 0 and "schema at 0001" in out
+
+
+def test_the_installed_console_script_runs(db_url: str) -> None:
+    script = Path(sys.executable).with_name("whoowns")
+    result = subprocess.run(
+        [str(script), "ask", "who handles data drift?"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Data Scientist" in result.stdout
