@@ -1,8 +1,8 @@
 """Derive the matcher's thresholds from the *tuning* half of tests/data/questions.csv.
 
-The tuning questions are the `tune` rows of questions.csv and all of questions_tune_extra.csv.
+The tuning questions are the `tune` rows of questions.csv and all of questions_tune_extra*.csv.
 Grid-searches the scoring shape and the decision levels; the frozen half is never read here.
-Constraints first (at most one out-of-scope question answered, precision >= 98%, paraphrases
+Constraints first (at most 3 out-of-scope questions answered, precision >= 98%, paraphrases
 answered or offered right >= 70%), then the most questions answered right, then the most
 paraphrases. Prints the winner and the `Thresholds(...)` to put in `handlers/matching/matcher.py`.
 
@@ -12,6 +12,7 @@ paraphrases. Prints the winner and the `Thresholds(...)` to put in `handlers/mat
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,9 +26,12 @@ from seed.catalogue import default_catalogue
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 QUESTIONS = DATA / "questions.csv"
-EXTRA_TUNING = DATA / "questions_tune_extra.csv"
+EXTRA_TUNING = (DATA / "questions_tune_extra.csv", DATA / "questions_tune_extra2.csv")
 
-MAX_OUT_OF_SCOPE_ANSWERED = 1
+# About 1% of the ~300 out-of-scope tuning questions may be answered (MAX_OOS to explore): the ones
+# left are role questions about other organisations ("who is the product owner of chatgpt"), which
+# read exactly like "who is the product owner of churn".
+MAX_OUT_OF_SCOPE_ANSWERED = int(os.environ.get("MAX_OOS", "3"))
 SCORING_GRID = {
     "phrase_power": (0.5, 1.0, 1.5),
     "question_power": (0.35, 0.5, 0.65),
@@ -42,9 +46,6 @@ DECISION_GRID = {
 
 
 def objective(report: Report) -> tuple[int, float, float]:
-    # One out-of-scope answer in the ~200 tuning ones is tolerated: the lone case ("who is the
-    # product owner of Microsoft Teams at Microsoft?") is lexically a role question, and refusing
-    # it costs a tenth of all right answers.
     feasible = (
         report.out_of_scope_answered <= MAX_OUT_OF_SCOPE_ANSWERED
         and report.precision >= 0.98
@@ -64,7 +65,9 @@ def _decider(
 
 
 def main() -> None:
-    questions = load_questions(QUESTIONS, split="tune") + load_questions(EXTRA_TUNING)
+    questions = load_questions(QUESTIONS, split="tune")
+    for extra in EXTRA_TUNING:
+        questions += load_questions(extra)
     entries = catalog_entries(catalog_from_spec(default_catalogue()))
     best: tuple[tuple[int, float, float], Thresholds, Report] | None = None
     names = list(SCORING_GRID)

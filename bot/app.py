@@ -18,6 +18,7 @@ from store.db import Database
 class Core:
     settings: Settings
     db: Database
+    services: Services
     dispatcher: Dispatcher
 
 
@@ -29,6 +30,6 @@ async def open_core(settings: Settings, *, upgrade: bool = True) -> AsyncIterato
         if upgrade:
             await migrate.upgrade(db)
         services = Services(db=db, matchers=MatcherRegistry(db), config=settings.handler_config())
-        yield Core(settings, db, Dispatcher(services))
+        yield Core(settings, db, services, Dispatcher(services))
     finally:
         await db.dispose()

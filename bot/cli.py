@@ -14,6 +14,7 @@ from typing import TextIO
 from bot import console
 from bot.app import Core, open_core
 from bot.settings import Settings, SettingsError
+from handlers.reminders import send_due_reminders
 from seed.catalogue import CatalogueError
 from seed.markdown import parse_roles_markdown
 from seed.transfer import parse_team_file, to_csv, to_yaml
@@ -42,7 +43,12 @@ def _person_args(parser: argparse.ArgumentParser) -> None:
         "--user",
         help="act as this person (with their rights); without it you act as the operator, an admin",
     )
-    parser.add_argument("--project", help="the project to ask about (default: the default project)")
+    parser.add_argument(
+        "--project", help="the project to ask about (default: the channel's, or default)"
+    )
+    parser.add_argument(
+        "--channel", help="the channel you speak in (for linking a channel to a project)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="read a catalogue and assignments file (YAML or CSV)")
     imp.add_argument("file", type=Path)
     _workspace_arg(imp)
+
+    commands.add_parser(
+        "remind",
+        help="send the escalation reminders that are due, once (the server does it every 30 s)",
+    )
     return parser
 
 
@@ -130,7 +141,9 @@ async def cmd_ask(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     texts: Iterator[str] = _lines(args.batch) if args.batch else iter([" ".join(args.text)])
     for text in texts:
         reply = await core.dispatcher.handle(
-            console.console_message(text, user=args.user, project=args.project)
+            console.console_message(
+                text, user=args.user, project=args.project, channel=args.channel
+            )
         )
         if args.json:
             out.write(json.dumps(reply.as_json(), ensure_ascii=False) + "\n")
@@ -141,7 +154,7 @@ async def cmd_ask(core: Core, args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def cmd_chat(core: Core, args: argparse.Namespace, out: TextIO) -> int:
-    session = console.ChatSession(user=args.user, project=args.project)
+    session = console.ChatSession(user=args.user, project=args.project, channel=args.channel)
     interactive = sys.stdin.isatty()
     who = args.user or f"{console.operator_name()} (operator, admin)"
     out.write(
@@ -209,6 +222,16 @@ async def cmd_import(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+async def cmd_remind(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    sent = await send_due_reminders(core.services)
+    for escalation, notifications in sent:
+        out.write(f"reminder for #{escalation.number} ({escalation.current_role})\n")
+        for note in notifications:
+            out.write(console.render_notification(note) + "\n")
+    out.write(f"{len(sent)} reminders sent\n")
+    return 0
+
+
 Command = Callable[[Core, argparse.Namespace, TextIO], Awaitable[int]]
 
 
@@ -222,6 +245,7 @@ def _command(args: argparse.Namespace) -> Command:
         "chat": cmd_chat,
         "export": cmd_export,
         "import": cmd_import,
+        "remind": cmd_remind,
     }
     return commands[args.command]
 

@@ -6,7 +6,15 @@ import getpass
 import re
 from dataclasses import dataclass, field
 
-from handlers.message import MENTION, Choice, Mention, Message, Reply
+from handlers.message import (
+    MENTION,
+    CandidateFact,
+    Choice,
+    Mention,
+    Message,
+    Notification,
+    Reply,
+)
 
 PLATFORM = "console"
 WORKSPACE = "console"
@@ -27,6 +35,7 @@ def console_message(
     *,
     user: str | None = None,
     project: str | None = None,
+    channel: str | None = None,
     choice: Choice | None = None,
 ) -> Message:
     """`user=None` is the operator acting as themselves (an admin); `--user NAME` acts as NAME."""
@@ -40,6 +49,7 @@ def console_message(
         user_name=sender,
         text=text,
         project=project,
+        channel=channel,
         mentions=mentions,
         choice=choice,
         operator=user is None,
@@ -53,9 +63,14 @@ def render(reply: Reply) -> str:
         lines.append("(type 1 to choose)" if count == 1 else f"(type 1–{count} to choose)")
     for action in reply.actions:
         lines.append(f"  → say `{action.command}` to {action.label.lower()}")
-    for note in reply.notifications:
-        lines.append(f"[notify @{note.user_id}] {note.text}")
+    lines.extend(render_notification(note) for note in reply.notifications)
     return "\n".join(lines)
+
+
+def render_notification(note: Notification) -> str:
+    """The console delivers a notification by printing it, addressed to its person."""
+    text = note.text.replace("\n", "\n    ")
+    return f"  [to @{note.user_id}] {text}"
 
 
 @dataclass
@@ -64,26 +79,28 @@ class ChatSession:
 
     user: str | None = None
     project: str | None = None
+    channel: str | None = None
     pending: Reply | None = field(default=None)
 
     def message(self, text: str) -> Message:
-        choice = self._choice(text)
-        if choice is not None:
-            return console_message(
-                choice.question, user=self.user, project=self.project, choice=choice
-            )
-        return console_message(text, user=self.user, project=self.project)
+        picked = self._picked(text)
+        choice = None
+        if picked is not None and picked.command:
+            text = picked.command  # a command that named its role ambiguously, now named
+        elif picked is not None and self.pending and self.pending.question:
+            choice = Choice(picked.role_id, picked.responsibility_id, self.pending.question)
+            text = self.pending.question
+        return console_message(
+            text, user=self.user, project=self.project, channel=self.channel, choice=choice
+        )
 
-    def _choice(self, text: str) -> Choice | None:
+    def _picked(self, text: str) -> CandidateFact | None:
         number = _NUMBER.match(text)
-        pending = self.pending
-        if not number or pending is None or not pending.choices or pending.question is None:
+        if not number or self.pending is None:
             return None
         index = int(number.group(1)) - 1
-        if not 0 <= index < len(pending.choices):
-            return None
-        picked = pending.choices[index]
-        return Choice(picked.role_id, picked.responsibility_id, pending.question)
+        choices = self.pending.choices
+        return choices[index] if 0 <= index < len(choices) else None
 
     def remember(self, reply: Reply) -> None:
-        self.pending = reply if reply.choices and reply.question else None
+        self.pending = reply if reply.choices else None

@@ -113,6 +113,8 @@ class CandidateFact:
     responsibility_id: int | None
     responsibility: str | None
     score: float
+    # For a command that named a role ambiguously: the command again, with this role named.
+    command: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"role": self.role, "responsibility": self.responsibility, "score": self.score}

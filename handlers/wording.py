@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers.message import HolderFact, Line, PersonMention, Reply, Segment, join_people, line
 from store.models import AssignmentKind
@@ -20,11 +20,16 @@ def day(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y}"
 
 
+def last_day(until: datetime) -> str:
+    """A cover's `until` is the moment it lapses (midnight after its last day): name the last day."""
+    return day(until - timedelta(microseconds=1))
+
+
 def holder_note(holder: Holder) -> str:
     if holder.kind == AssignmentKind.BACKUP:
         return " (backup)"
     if holder.kind == AssignmentKind.COVER:
-        until = f" until {day(holder.until)}" if holder.until else ""
+        until = f" until {last_day(holder.until)}" if holder.until else ""
         who = f" for {holder.covers_for.name}" if holder.covers_for else ""
         return f" (covering{who}{until})"
     return ""

@@ -17,8 +17,9 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from store.audit import ChangeOrigin, write_audit
 from store.db import Database
-from store.models import Assignment, AssignmentKind, AuditEntry, Person, Project, Role
+from store.models import Assignment, AssignmentKind, Person, Project, Role
 from store.people import person_record, upsert_person
 from store.records import AssignmentRecord, Holder, Holding, PersonRecord
 
@@ -110,18 +111,6 @@ async def role_history(db: Database, project_id: int, role_id: int) -> list[Assi
             )
             for a, p, role in rows
         ]
-
-
-@dataclass(frozen=True)
-class ChangeOrigin:
-    """Who made a change, from where, and why: what every audit entry records."""
-
-    workspace_id: int
-    project_id: int
-    actor_id: int | None
-    platform: str
-    channel: str | None = None
-    reason: str | None = None
 
 
 @dataclass
@@ -268,36 +257,6 @@ async def apply_change_in(
             when=when,
         )
     return result
-
-
-async def write_audit(
-    session: AsyncSession,
-    origin: ChangeOrigin,
-    *,
-    action: str,
-    summary: str,
-    role_id: int | None = None,
-    subject_id: int | None = None,
-    details: dict[str, Any] | None = None,
-    when: datetime | None = None,
-) -> int:
-    entry = AuditEntry(
-        workspace_id=origin.workspace_id,
-        project_id=origin.project_id,
-        actor_id=origin.actor_id,
-        action=action,
-        role_id=role_id,
-        subject_id=subject_id,
-        summary=summary,
-        reason=origin.reason,
-        platform=origin.platform,
-        channel=origin.channel,
-        details=details or {},
-        created_at=_now(when),
-    )
-    session.add(entry)
-    await session.flush()
-    return entry.id
 
 
 async def active_assignments(db: Database, workspace_id: int) -> list[tuple[str, AssignmentRecord]]:

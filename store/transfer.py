@@ -7,13 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from seed.transfer import AssignmentSpec, TeamFile
-from store.assignments import (
-    ChangeOrigin,
-    PersonRef,
-    RoleChange,
-    active_assignments,
-    apply_change_in,
-)
+from store.assignments import PersonRef, RoleChange, active_assignments, apply_change_in
+from store.audit import ChangeOrigin
 from store.catalog import catalogue_spec, load_catalog, merge_catalogue
 from store.db import Database
 from store.models import AssignmentKind, Role

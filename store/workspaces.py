@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seed.catalogue import CatalogueSpec, default_catalogue
+from store.audit import ChangeOrigin, write_audit
 from store.catalog import merge_catalogue
 from store.db import Database
 from store.models import ChannelLink, Project, Workspace
@@ -151,3 +152,80 @@ async def get_or_create_project(session: AsyncSession, workspace_id: int, name: 
         session.add(project)
         await session.flush()
     return project
+
+
+async def create_project(
+    db: Database,
+    origin_workspace_id: int,
+    name: str,
+    *,
+    actor_id: int | None,
+    platform: str,
+    channel: str | None,
+) -> tuple[ProjectRef, bool]:
+    """Create a project (audited); returns it and whether it is new."""
+    async with db.transaction() as session:
+        existing = await session.scalar(
+            select(Project).where(
+                Project.workspace_id == origin_workspace_id, Project.name_key == key(name)
+            )
+        )
+        if existing is not None:
+            return _project_ref(existing), False
+        project = await get_or_create_project(session, origin_workspace_id, name)
+        await write_audit(
+            session,
+            ChangeOrigin(origin_workspace_id, project.id, actor_id, platform, channel),
+            action="create_project",
+            summary=f"created project {name}",
+        )
+        return _project_ref(project), True
+
+
+async def link_channel(
+    db: Database,
+    workspace_id: int,
+    channel_id: str,
+    project_id: int,
+    *,
+    actor_id: int | None,
+    platform: str,
+) -> None:
+    """Answer questions in `channel_id` for `project_id` from now on (audited)."""
+    async with db.transaction() as session:
+        link = await session.scalar(
+            select(ChannelLink).where(
+                ChannelLink.workspace_id == workspace_id, ChannelLink.channel_id == channel_id
+            )
+        )
+        if link is None:
+            session.add(
+                ChannelLink(
+                    workspace_id=workspace_id,
+                    channel_id=channel_id,
+                    project_id=project_id,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        else:
+            link.project_id = project_id
+        project = await session.get_one(Project, project_id)
+        await write_audit(
+            session,
+            ChangeOrigin(workspace_id, project_id, actor_id, platform, channel_id),
+            action="link_channel",
+            summary=f"linked channel {channel_id} to project {project.name}",
+        )
+
+
+async def linked_channels(db: Database, workspace_id: int) -> dict[int, list[str]]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(ChannelLink.project_id, ChannelLink.channel_id).where(
+                ChannelLink.workspace_id == workspace_id
+            )
+        )
+        out: dict[int, list[str]] = {}
+        for project_id, channel_id in rows:
+            out.setdefault(project_id, []).append(channel_id)
+        return out

@@ -59,14 +59,12 @@ def test_ask_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_chat_reads_stdin_and_learns_a_choice(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        sys, "stdin", io.StringIO("who handles templates\n2\nwho handles templates\n")
-    )
+    monkeypatch.setattr(sys, "stdin", io.StringIO("who handles metrics\n2\nwho handles metrics\n"))
     code, out = run("chat", "--user", "alice")
     assert code == 0
-    assert "Did you mean" in out and "(type 1–2 to choose)" in out
-    # The second pick answers, and the third asking is answered directly.
-    assert out.count("is the Team Lead's") + out.count("is the Group Manager's") == 2
+    assert "Did you mean" in out and "(type 1–3 to choose)" in out
+    # The pick answers, and asking the same way again is answered directly.
+    assert out.count("is the Data Scientist's") == 2
 
 
 def test_catalog_import_of_the_seed_document(db_url: str, tmp_path: Path) -> None:

@@ -89,11 +89,11 @@ def test_statements_and_knowledge_questions_are_offered_not_answered(matcher: Ma
 
 
 def test_vague_question_gets_choices_from_different_roles(matcher: Matcher) -> None:
-    result = matcher.match("who handles templates")
+    result = matcher.match("who handles metrics")
     assert result.outcome == Outcome.CLARIFY
     roles = [c.target.role for c in result.candidates]
     assert 2 <= len(roles) <= 3 and len(set(roles)) == len(roles)
-    assert set(roles) == {"Group Manager", "Team Lead"}
+    assert set(roles) == {"Product Owner / Business Analyst", "Data Scientist", "MLOps Engineer"}
 
 
 def test_role_resolver_fuzzy_and_ambiguous() -> None:
@@ -113,11 +113,11 @@ def test_accuracy_on_the_frozen_questions_stays_at_the_level_reached(matcher: Ma
     """Levels reached when the thresholds were calibrated on the tuning half (see README)."""
     report = evaluate(matcher, load_questions(DATA / "questions.csv", split="frozen"))
     assert report.in_scope >= 170 and report.out_of_scope >= 40
-    assert report.top1_without_paraphrases >= 0.94
-    assert report.top1 >= 0.80
+    assert report.top1_without_paraphrases >= 0.95
+    assert report.top1 >= 0.82
     assert report.precision >= 0.98
     assert report.paraphrase_rate >= 0.80
-    assert report.out_of_scope_answered <= 2
+    assert report.out_of_scope_answered <= 3
 
 
 def test_question_set_shape() -> None:

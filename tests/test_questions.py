@@ -143,16 +143,16 @@ async def test_unknown_question(dispatcher: Dispatcher) -> None:
 
 
 async def test_a_picked_choice_is_learned_for_the_workspace(dispatcher: Dispatcher) -> None:
-    question = "who handles templates"
+    question = "who handles metrics"
     first = await say(dispatcher, question)
     assert first.outcome == "clarify" and first.question == question
-    picked = next(c for c in first.choices if c.role == "Team Lead")
+    picked = next(c for c in first.choices if c.role == "MLOps Engineer")
     chosen = await say(
         dispatcher, question, choice=Choice(picked.role_id, picked.responsibility_id, question)
     )
-    assert chosen.outcome == "answer" and chosen.role == "Team Lead"
-    again = await say(dispatcher, "who handles templates?", user="someone-else")
-    assert again.outcome == "answer" and again.role == "Team Lead"
+    assert chosen.outcome == "answer" and chosen.role == "MLOps Engineer"
+    again = await say(dispatcher, "who handles metrics?", user="someone-else")
+    assert again.outcome == "answer" and again.role == "MLOps Engineer"
     # Other workspaces did not learn it.
     other = await dispatcher.handle(
         Message(platform="slack", workspace="T_OTHER", user_id="U1", text=question)

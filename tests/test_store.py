@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from store import assignments, catalog, migrate, people, workspaces
-from store.assignments import ChangeOrigin, PersonRef, RoleChange
+from store.assignments import PersonRef, RoleChange
+from store.audit import ChangeOrigin
 from store.db import Database, StoreUnavailable
 from store.models import Assignment, AssignmentKind
 

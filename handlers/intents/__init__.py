@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from handlers.intents import help, overview, person_roles, role_info, who_owns
+from handlers.intents import (
+    assign,
+    blockers,
+    cover,
+    escalate,
+    escalation_status,
+    handover,
+    help,
+    history,
+    overview,
+    person_roles,
+    projects,
+    remove,
+    role_info,
+    who_owns,
+)
 from handlers.router import Router
 
 # Order matters: specific commands first; anything unclaimed is a question for the matcher.
-FEATURES = (help, overview, person_roles, role_info)
+FEATURES = (
+    help,
+    overview,
+    projects,
+    escalate,
+    escalation_status,
+    blockers,
+    assign,
+    remove,
+    handover,
+    cover,
+    history,
+    person_roles,
+    role_info,
+)
 
 
 def build_router() -> Router:

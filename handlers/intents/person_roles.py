@@ -7,7 +7,7 @@ import re
 from handlers.message import Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
-from handlers.wording import day, mention
+from handlers.wording import last_day, mention
 from store import assignments, people
 from store.models import AssignmentKind
 from store.records import Holding, PersonRecord
@@ -19,7 +19,7 @@ def _holding_text(holding: Holding) -> str:
     if holding.kind == AssignmentKind.BACKUP:
         return f"{holding.role} (backup)"
     if holding.kind == AssignmentKind.COVER:
-        until = f" until {day(holding.until)}" if holding.until else ""
+        until = f" until {last_day(holding.until)}" if holding.until else ""
         return f"{holding.role} (covering{until})"
     return holding.role
 

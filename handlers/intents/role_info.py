@@ -4,43 +4,20 @@ from __future__ import annotations
 
 import re
 
-from handlers.matching.roles import RoleResolution
-from handlers.message import CandidateFact, Reply, line
+from handlers.changes import resolve_role
+from handlers.message import Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
-from handlers.wording import holder_facts, holders_line, refusal
+from handlers.wording import holder_facts, holders_line
 from store import assignments
 
 INTENT = "role_info"
 
 
-def unresolved_role(intent: str, asked: str, resolution: RoleResolution, roles: list[str]) -> Reply:
-    """The reply when a named role is unknown or ambiguous: choices, never a guess."""
-    if resolution.choices:
-        names = [role.name for role in resolution.choices]
-        reply = Reply(
-            intent=intent,
-            body=[line(f"Which role do you mean by “{asked}”: " + ", ".join(names) + "?")],
-            outcome="clarify",
-            private=True,
-            candidates=[CandidateFact(r.id, r.name, None, None, 0.0) for r in resolution.choices],
-        )
-        reply.choices = list(reply.candidates)
-        return reply
-    return refusal(
-        intent,
-        f"I don't know a role called “{asked}”. The roles are: {', '.join(roles)}.",
-        asked=asked,
-    )
-
-
 async def handle(turn: Turn, match: re.Match[str]) -> Reply:
-    index = await turn.index()
-    asked = match["role"].strip()
-    resolution = index.roles.resolve(asked)
-    role = resolution.role
-    if role is None:
-        return unresolved_role(INTENT, asked, resolution, [r.name for r in index.catalog.roles])
+    role = await resolve_role(turn, INTENT, match["role"])
+    if isinstance(role, Reply):
+        return role
     holders = (await assignments.holders(turn.db, turn.project.id, [role.id])).get(role.id, [])
     body = [line(f"The {role.name} is responsible for:")]
     body.extend(line(f"• {r.text}") for r in role.responsibilities)

@@ -116,6 +116,11 @@ EXPANSIONS: dict[str, str] = {
     "apis": "api",
     "tf": "terraform",
     "int": "integration",
+    "tl": "team lead",
+    "feat": "feature",
+    "eng": "engineering",
+    "acct": "account",
+    "accts": "accounts",
     "ut": "unit test",
     "uts": "unit tests",
     "hld": "high level design",
@@ -206,6 +211,8 @@ NON_OWNERSHIP_OPENINGS: tuple[str, ...] = (
     "what would",
     "what should",
     "whats",
+    "what does",
+    "what do",
     "how do",
     "how does",
     "how to",
@@ -257,29 +264,61 @@ NON_OWNERSHIP_OPENINGS: tuple[str, ...] = (
     "make a",
     "add a reminder",
     "cancel",
-    "are you",
-    "do you",
-    "is it",
-    "is a",
-    "is an",
-    "should i",
-    "should we",
+    "approve my",
     "where",
     "when is",
     "when does",
     "when will",
     "difference between",
     "which is better",
-    "which one",
+    "which one would",
+    "which one should",
     "vs",
     "versus",
+)
+
+# Yes/no questions ("is scrum still worth it?") are not who-questions, except those asking whether
+# someone is there ("is there a tester?", "do we have a PO?").
+YES_NO_OPENINGS: tuple[str, ...] = (
+    "is",
+    "are",
+    "was",
+    "were",
+    "does",
+    "do",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "has",
+    "have",
+    "am",
+)
+YES_NO_EXCEPTIONS: tuple[str, ...] = ("there", "we have", "we got", "you have", "anyone", "someone")
+
+# Words asking for knowledge rather than a person ("can someone explain drift vs concept drift").
+KNOWLEDGE_WORDS: frozenset[str] = _words(
+    """
+    explain explanation recommend recommendation difference vs versus worth meaning mean means
+    definition define tips tutorial course stand
+    """
+)
+
+# Words that put a question in the wider world, not this project ("the most famous data engineer").
+WORLD_WORDS: frozenset[str] = _words(
+    """
+    famous greatest richest celebrity celebrities ceo cto president minister king queen pope
+    twitter linkedin youtube wikipedia history historically ever
+    """
 )
 
 # After "who", verbs that ask about the world, not about this project ("who invented scrum?").
 NON_OWNERSHIP_VERBS: frozenset[str] = _words(
     """
     invented founded coined won discovered wrote directed painted sang starred married dating
-    died born scored
+    died born scored was were
     """
 )
 

@@ -73,13 +73,13 @@ class Thresholds:
     """Scoring shape and decision levels; `benchmarks/calibrate.py` derives them from the tuning questions."""
 
     # score = phrase_coverage ** phrase_power * question_coverage ** question_power
-    phrase_power: float = 1.0
-    question_power: float = 0.35
+    phrase_power: float = 1.5
+    question_power: float = 0.65
     # Weight of a word the catalogue never uses, as a fraction of the rarest catalogue word's weight.
-    unknown_weight: float = 1.0
+    unknown_weight: float = 0.5
     # A phrase counts towards explaining the question once this much of it is present.
     partial_phrase: float = 0.5
-    answer: float = 0.62
+    answer: float = 0.44
     margin: float = 0.0
     clarify: float = 0.15
     max_choices: int = 3
@@ -162,15 +162,16 @@ class Matcher:
         if len(word) < MIN_TYPO_LENGTH or word.isdigit():
             return word
         allowed = 1 if len(word) < 7 else 2
-        found: list[tuple[float, float, str]] = []
+        found: list[tuple[float, bool, float, str]] = []
         for length in range(len(word) - allowed, len(word) + allowed + 1):
             pool = self._pools.get((word[0], length))
             if pool:
                 hit = process.extractOne(word, pool, scorer=OSA.distance, score_cutoff=allowed)
                 if hit is not None:
-                    found.append((hit[1], -fuzz.ratio(word, hit[0]), hit[0]))
-        # Fewest edits first, then the most similar overall ("testr" is "tester", not "test").
-        return min(found)[2] if found else word
+                    found.append((hit[1], hit[0] in STOP_WORDS, -fuzz.ratio(word, hit[0]), hit[0]))
+        # Fewest edits first, then a catalogue word over a stop word ("unti" is "unit", not
+        # "until"), then the most similar overall ("testr" is "tester", not "test").
+        return min(found)[-1] if found else word
 
     def rank(self, stems: Sequence[str], limit: int = RANKED) -> list[Candidate]:
         """The best `limit` targets sharing a word with the question, best first.
@@ -196,7 +197,10 @@ class Matcher:
         # whose responsibilities together cover it is the better answer ("model dev + retrain for
         # the churn use case" is the Data Scientist's, not the Product Owner's).
         explained = np.zeros(self._roles)
-        well_matched = coverage >= limits.partial_phrase
+        # Well matched: most of the phrase is in the question, or most of the question in the phrase.
+        well_matched = (coverage >= limits.partial_phrase) | (
+            shared >= limits.partial_phrase * question_total
+        )
         start = 0
         for ids, weight in zip(lists, weights, strict=True):
             stop = start + len(ids)

@@ -12,6 +12,7 @@ import snowballstemmer
 from handlers.matching.lexicon import (
     EXPANSIONS,
     ISE_WORDS,
+    KNOWLEDGE_WORDS,
     NON_OWNERSHIP_OPENINGS,
     NON_OWNERSHIP_VERBS,
     OWNERSHIP_CUES,
@@ -19,6 +20,9 @@ from handlers.matching.lexicon import (
     SPELLINGS,
     STATEMENT_WORDS,
     STOP_WORDS,
+    WORLD_WORDS,
+    YES_NO_EXCEPTIONS,
+    YES_NO_OPENINGS,
 )
 
 _STEMMER = snowballstemmer.stemmer("english")
@@ -85,6 +89,16 @@ class MessageForm(StrEnum):
 _OPENING = re.compile(
     r"^(?:" + "|".join(re.escape(o) for o in NON_OWNERSHIP_OPENINGS) + r")(?![a-z0-9])"
 )
+_YES_NO = re.compile(r"^(?:" + "|".join(YES_NO_OPENINGS) + r")\b")
+_YES_NO_EXCEPT = re.compile(
+    r"^(?:" + "|".join(YES_NO_OPENINGS) + r") (?:" + "|".join(YES_NO_EXCEPTIONS) + r")\b"
+)
+# "at <somewhere>" names another organisation, unless it is about here ("at the standup", "at group
+# level").
+_ELSEWHERE = re.compile(
+    r"\bat (?!(?:the|our|this|that|these|those|a|an|group|team|project|level|work|scale|least|all|"
+    r"once|any|some|each|every|it|them|us|me|you|him|her|night|noon|midnight|\d)\b)[a-z]"
+)
 MAX_TOPIC_WORDS = 3
 
 
@@ -93,9 +107,14 @@ def message_form(text: str) -> MessageForm:
     for i, word in enumerate(folded[:-1]):
         if word == "who" and folded[i + 1] in NON_OWNERSHIP_VERBS:
             return MessageForm.OTHER  # "who invented scrum?"
+    joined = " ".join(folded)
+    if _ELSEWHERE.search(joined) or any(word in WORLD_WORDS for word in folded):
+        return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
+    if "who" not in folded and any(word in KNOWLEDGE_WORDS for word in folded):
+        return MessageForm.OTHER  # "can someone explain drift vs concept drift"
     if any(word in OWNERSHIP_CUES for word in folded):
         return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
-    if _OPENING.match(" ".join(folded)):
+    if _OPENING.match(joined) or (_YES_NO.match(joined) and not _YES_NO_EXCEPT.match(joined)):
         return MessageForm.OTHER
     if len(folded) <= MAX_TOPIC_WORDS and not any(w in STATEMENT_WORDS for w in folded):
         return MessageForm.TOPIC
