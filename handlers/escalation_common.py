@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from handlers.message import Action, Line, Notification, line
 from handlers.turn import Turn
@@ -27,14 +28,14 @@ def chain_after(catalog: Catalog, role: RoleRecord) -> list[RoleRecord]:
 
 
 async def first_held(
-    db: Database, project_id: int, catalog: Catalog, role: RoleRecord
+    db: Database, project_id: int, catalog: Catalog, role: RoleRecord, at: datetime
 ) -> tuple[RoleRecord, list[Holder], list[RoleRecord]]:
     """The target role if anyone holds it, else the first role up the chain that someone holds.
 
     Returns the role reached, its acting holders, and the roles skipped because nobody held them.
     """
     candidates = [role, *chain_after(catalog, role)]
-    by_role = await assignments.holders(db, project_id, [r.id for r in candidates])
+    by_role = await assignments.holders(db, project_id, [r.id for r in candidates], at=at)
     skipped: list[RoleRecord] = []
     for candidate in candidates:
         acting = acting_holders(by_role.get(candidate.id, []))

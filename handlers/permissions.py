@@ -5,8 +5,8 @@
   and remove anyone, and link channels to projects.
 - A holder may hand over, or set cover for, a role they hold.
 - Only admins create projects.
-- An escalation may be acknowledged, resolved or reopened by the holders of its target role (and of
-  the role it has climbed to), the person who raised it, and admins.
+- An escalation may be acknowledged, resolved or reopened by the holders of its target role and of
+  the roles it has climbed to, the person who raised it, and admins.
 - Anyone may ask.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.escalation_common import chain_after
 from handlers.message import Line, PersonMention, join_people, line
 from handlers.turn import Turn
 from handlers.wording import mention, who_can_assign
-from store import assignments
 from store.records import EscalationRecord, Holder, RoleRecord
 
 
@@ -32,7 +32,7 @@ async def managers(turn: Turn) -> list[Holder]:
     index = await turn.index()
     names = {n.casefold() for n in turn.services.config.managing_roles}
     role_ids = [r.id for r in index.catalog.roles if r.name.casefold() in names]
-    by_role = await assignments.holders(turn.db, turn.project.id, role_ids)
+    by_role = await turn.holders(role_ids)
     return [h for role_id in role_ids for h in by_role.get(role_id, [])]
 
 
@@ -45,7 +45,7 @@ async def can_manage(turn: Turn) -> bool:
 
 
 async def _holds(turn: Turn, role: RoleRecord) -> bool:
-    held = (await assignments.holders(turn.db, turn.project.id, [role.id])).get(role.id, [])
+    held = await turn.role_holders(role.id)
     return any(h.person.id == turn.sender.id for h in held)
 
 
@@ -77,11 +77,24 @@ def may_create_project(turn: Turn) -> Refused | None:
     return Refused(line("Only a workspace admin can create projects."))
 
 
+async def _escalation_roles(turn: Turn, escalation: EscalationRecord) -> set[int]:
+    """The target role, and every role up the chain the escalation has climbed to so far."""
+    catalog = (await turn.index()).catalog
+    roles = {escalation.target_role_id, escalation.current_role_id}
+    target = catalog.role(escalation.target_role_id)
+    if target is not None and escalation.current_role_id != escalation.target_role_id:
+        for role in chain_after(catalog, target):
+            roles.add(role.id)
+            if role.id == escalation.current_role_id:
+                break
+    return roles
+
+
 async def may_handle_escalation(turn: Turn, escalation: EscalationRecord) -> Refused | None:
     if turn.sender_is_admin or escalation.raised_by.id == turn.sender.id:
         return None
-    roles = {escalation.target_role_id, escalation.current_role_id}
-    by_role = await assignments.holders(turn.db, escalation.project_id, roles)
+    roles = await _escalation_roles(turn, escalation)
+    by_role = await turn.holders(roles, project_id=escalation.project_id)
     if any(h.person.id == turn.sender.id for hs in by_role.values() for h in hs):
         return None
     holders = list(dict.fromkeys(mention(h.person) for hs in by_role.values() for h in hs))

@@ -51,7 +51,7 @@ async def send_due_reminders(
             role = catalog.role(escalation.current_role_id)
             if role is None:
                 continue
-            _, holders, _ = await first_held(services.db, escalation.project_id, catalog, role)
+            _, holders, _ = await first_held(services.db, escalation.project_id, catalog, role, now)
             notifications = notice(escalation, holders, reminder=True)
             log.info("reminder for #%s to %d people", escalation.number, len(notifications))
             if deliver is not None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from handlers.matching.registry import MatcherRegistry, WorkspaceIndex
 from handlers.message import Message
+from store import assignments
 from store.db import Database
-from store.records import PersonRecord, ProjectRef, WorkspaceRef
+from store.records import Holder, Holding, PersonRecord, ProjectRef, WorkspaceRef
 
 # Holders of these roles may assign and remove anyone in their project (besides workspace admins).
 MANAGING_ROLES = ("Group Manager", "Team Lead", "Project Lead")
@@ -23,14 +25,20 @@ class HandlerConfig:
     managing_roles: tuple[str, ...] = MANAGING_ROLES
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Services:
     db: Database
     matchers: MatcherRegistry
     config: HandlerConfig = field(default_factory=HandlerConfig)
+    # The time handlers see; tests move it to let covers lapse and reminders fall due.
+    clock: Callable[[], datetime] = utc_now
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return self.clock()
 
 
 @dataclass
@@ -47,6 +55,21 @@ class Turn:
 
     async def index(self) -> WorkspaceIndex:
         return await self.services.matchers.index(self.workspace.id)
+
+    async def holders(
+        self, role_ids: Iterable[int] | None = None, *, project_id: int | None = None
+    ) -> dict[int, list[Holder]]:
+        """Current holders (by the services' clock) per role id, in this turn's project by default."""
+        project = self.project.id if project_id is None else project_id
+        return await assignments.holders(self.db, project, role_ids, at=self.services.now())
+
+    async def role_holders(self, role_id: int) -> list[Holder]:
+        return (await self.holders([role_id])).get(role_id, [])
+
+    async def holdings(self, person_id: int) -> list[Holding]:
+        return await assignments.holdings(
+            self.db, self.project.id, person_id, at=self.services.now()
+        )
 
     @property
     def sender_is_admin(self) -> bool:

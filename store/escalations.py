@@ -66,7 +66,7 @@ def _record(row: Any) -> EscalationRecord:
 
 async def _load(session: AsyncSession, escalation_id: int) -> EscalationRecord:
     row = (await session.execute(_query().where(Escalation.id == escalation_id))).one()
-    return _record(row._tuple())
+    return _record(tuple(row))
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ async def find_escalation(db: Database, workspace_id: int, number: int) -> Escal
                 _query().where(Escalation.workspace_id == workspace_id, Escalation.number == number)
             )
         ).one_or_none()
-        return _record(row._tuple()) if row else None
+        return _record(tuple(row)) if row else None
 
 
 async def set_status(
@@ -196,7 +196,7 @@ async def list_escalations(
         query = query.where(or_(*mine))
     async with db.transaction() as session:
         rows = await session.execute(query.order_by(Escalation.number))
-        return [_record(row._tuple()) for row in rows]
+        return [_record(tuple(row)) for row in rows]
 
 
 async def claim_due_reminders(

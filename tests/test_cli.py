@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,33 @@ def test_the_installed_console_script_runs(db_url: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Data Scientist" in result.stdout
+
+
+def test_user_acts_with_their_own_rights_and_names_become_people(db_url: str) -> None:
+    code, out = run("ask", "--json", "assign @alice as Tester")
+    assert code == 0 and json.loads(out)["notifications"][0]["user"] == "alice"
+    _, out = run("ask", "--json", "--user", "mallory", "assign @mallory as Team Lead")
+    refused = json.loads(out)
+    assert refused["intent"] == "assign" and "Only a workspace admin" in refused["reply"]
+    _, out = run("ask", "--json", "--user", "alice", "what are my roles")
+    assert json.loads(out)["reply"] == "You hold in project default: Tester."
+
+
+def test_escalation_and_reminder_from_the_command_line(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHOOWNS_REMIND_AFTER_MINUTES", "0.001")
+    run("ask", "assign @carol as Scrum Master")
+    code, out = run("ask", "--user", "dave", "escalate: blocked on GPU quota")
+    assert code == 0 and "Escalated as #1" in out and "[to @carol]" in out
+    time.sleep(0.1)
+    code, out = run("remind")
+    assert code == 0 and "reminder for #1 (Project Manager)" in out and "1 reminders sent" in out
+
+
+def test_bad_settings_are_refused_clearly(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WHOOWNS_REMIND_AFTER_MINUTES", "soon")
+    assert run("ask", "hi")[0] == 2
+    assert "WHOOWNS_REMIND_AFTER_MINUTES must be a number" in capsys.readouterr().err

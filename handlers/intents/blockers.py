@@ -8,7 +8,7 @@ from handlers.escalation_common import summary_line
 from handlers.message import Line, Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
-from store import assignments, escalations
+from store import escalations
 
 INTENT = "blockers"
 
@@ -32,7 +32,7 @@ async def handle_project(turn: Turn, match: re.Match[str]) -> Reply:
 
 
 async def handle_mine(turn: Turn, match: re.Match[str]) -> Reply:
-    held = await assignments.holdings(turn.db, turn.project.id, turn.sender.id)
+    held = await turn.holdings(turn.sender.id)
     found = await escalations.list_escalations(
         turn.db, turn.workspace.id, raised_by_id=turn.sender.id, role_ids=[h.role_id for h in held]
     )

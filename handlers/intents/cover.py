@@ -16,7 +16,6 @@ from handlers.permissions import may_change_own
 from handlers.router import Router
 from handlers.turn import Turn
 from handlers.wording import refusal
-from store import assignments
 from store.assignments import PersonRef, RoleChange
 from store.models import AssignmentKind
 from store.records import RoleRecord
@@ -76,7 +75,7 @@ async def handle_role_cover(turn: Turn, match: re.Match[str]) -> Reply:
         return role
     away = person_ref(turn, groups["away"].lstrip("@")) if groups.get("away") else None
     if away is None:
-        held = (await assignments.holders(turn.db, turn.project.id, [role.id])).get(role.id, [])
+        held = await turn.role_holders(role.id)
         if any(h.person.id == turn.sender.id for h in held):
             away = PersonRef(turn.sender.user_id)
     return await _cover_one(
@@ -87,11 +86,7 @@ async def handle_role_cover(turn: Turn, match: re.Match[str]) -> Reply:
 async def handle_away(turn: Turn, match: re.Match[str]) -> Reply:
     """The sender is away: the cover takes every role they hold in the project."""
     groups = match.groupdict()
-    held = [
-        h
-        for h in await assignments.holdings(turn.db, turn.project.id, turn.sender.id)
-        if h.kind != AssignmentKind.COVER
-    ]
+    held = [h for h in await turn.holdings(turn.sender.id) if h.kind != AssignmentKind.COVER]
     if not held:
         return refusal(
             INTENT,

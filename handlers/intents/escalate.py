@@ -46,8 +46,10 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     if isinstance(target, Reply):
         return target
     index = await turn.index()
-    reached, holders, skipped = await first_held(turn.db, turn.project.id, index.catalog, target)
     now = turn.services.now()
+    reached, holders, skipped = await first_held(
+        turn.db, turn.project.id, index.catalog, target, now
+    )
     escalation = await escalations.raise_escalation(
         turn.db,
         origin(turn, None),

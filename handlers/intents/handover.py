@@ -22,7 +22,6 @@ from handlers.message import Reply, line
 from handlers.permissions import Refused, can_manage, may_change_own
 from handlers.router import Router
 from handlers.turn import Turn
-from store import assignments
 from store.assignments import PersonRef, RoleChange
 from store.models import AssignmentKind
 
@@ -37,7 +36,7 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     refused = await may_change_own(turn, role, f"hand over {role.name}")
     if refused:
         return refusal_reply(INTENT, refused)
-    held = (await assignments.holders(turn.db, turn.project.id, [role.id])).get(role.id, [])
+    held = await turn.role_holders(role.id)
     mine = next(
         (h for h in held if h.person.id == turn.sender.id and h.kind != AssignmentKind.COVER), None
     )

@@ -8,14 +8,13 @@ from handlers.message import Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
 from handlers.wording import holder_facts, holder_segments
-from store import assignments
 
 INTENT = "overview"
 
 
 async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     index = await turn.index()
-    by_role = await assignments.holders(turn.db, turn.project.id)
+    by_role = await turn.holders()
     body = [line(f"Who's who in project {turn.project.name}:")]
     vacant = 0
     facts: list[dict[str, object]] = []

@@ -8,7 +8,7 @@ from handlers.message import Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
 from handlers.wording import last_day, mention
-from store import assignments, people
+from store import people
 from store.models import AssignmentKind
 from store.records import Holding, PersonRecord
 
@@ -42,7 +42,7 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
             body=[line(f"@{name or who} holds no role in project {turn.project.name}.")],
             outcome="answer",
         )
-    held = await assignments.holdings(turn.db, turn.project.id, person.id)
+    held = await turn.holdings(person.id)
     you = person.id == turn.sender.id
     subject = line("You") if you else line(mention(person))
     if not held:

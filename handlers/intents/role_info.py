@@ -9,7 +9,6 @@ from handlers.message import Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
 from handlers.wording import holder_facts, holders_line
-from store import assignments
 
 INTENT = "role_info"
 
@@ -18,7 +17,7 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     role = await resolve_role(turn, INTENT, match["role"])
     if isinstance(role, Reply):
         return role
-    holders = (await assignments.holders(turn.db, turn.project.id, [role.id])).get(role.id, [])
+    holders = await turn.role_holders(role.id)
     body = [line(f"The {role.name} is responsible for:")]
     body.extend(line(f"• {r.text}") for r in role.responsibilities)
     body.append(

@@ -16,7 +16,7 @@ from handlers.message import CandidateFact, Line, Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
 from handlers.wording import holder_facts, holders_line
-from store import assignments, catalog
+from store import catalog
 
 INTENT = "who_owns"
 
@@ -43,7 +43,7 @@ async def _answer(
     turn: Turn, targets: Sequence[Target], match: Match, score: float | None
 ) -> Reply:
     role_ids = list(dict.fromkeys(t.role_id for t in targets))
-    by_role = await assignments.holders(turn.db, turn.project.id, role_ids)
+    by_role = await turn.holders(role_ids)
     managing = turn.services.config.managing_roles
     body: list[Line] = []
     first = targets[0]
