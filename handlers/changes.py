@@ -97,10 +97,21 @@ def _as(kind: AssignmentKind) -> str:
     return "" if kind == AssignmentKind.PRIMARY else f"{kind.value} "
 
 
-async def apply(turn: Turn, reason: str | None, change: RoleChange) -> ChangeResult:
-    return await assignments.apply_change(
+async def apply_and_confirm(
+    turn: Turn,
+    intent: str,
+    role: RoleRecord,
+    reason: str | None,
+    change: RoleChange,
+    *,
+    unchanged: str,
+    until: datetime | None = None,
+) -> Reply:
+    """Apply a change (audited, in one transaction) and confirm it to everyone it touches."""
+    result = await assignments.apply_change(
         turn.db, origin(turn, reason), change, now=turn.services.now()
     )
+    return confirm(turn, intent, role, result, reason=reason, unchanged=unchanged, until=until)
 
 
 def _notify(turn: Turn, person: PersonRecord, body: Line) -> list[Notification]:

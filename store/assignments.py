@@ -89,6 +89,19 @@ async def holdings(
         return [Holding(role.id, role.name, a.kind, a.until) for a, role in rows]
 
 
+def _assignment_record(assignment: Assignment, person: Person, role: Role) -> AssignmentRecord:
+    return AssignmentRecord(
+        id=assignment.id,
+        role_id=role.id,
+        role=role.name,
+        person=person_record(person),
+        kind=assignment.kind,
+        started_at=assignment.started_at,
+        until=assignment.until,
+        ended_at=assignment.ended_at,
+    )
+
+
 async def role_history(db: Database, project_id: int, role_id: int) -> list[AssignmentRecord]:
     async with db.transaction() as session:
         rows = await session.execute(
@@ -98,19 +111,7 @@ async def role_history(db: Database, project_id: int, role_id: int) -> list[Assi
             .where(Assignment.project_id == project_id, Assignment.role_id == role_id)
             .order_by(Assignment.started_at, Assignment.id)
         )
-        return [
-            AssignmentRecord(
-                id=a.id,
-                role_id=role.id,
-                role=role.name,
-                person=person_record(p),
-                kind=a.kind,
-                started_at=a.started_at,
-                until=a.until,
-                ended_at=a.ended_at,
-            )
-            for a, p, role in rows
-        ]
+        return [_assignment_record(a, p, role) for a, p, role in rows]
 
 
 @dataclass
@@ -272,18 +273,5 @@ async def active_assignments(db: Database, workspace_id: int) -> list[tuple[str,
             .order_by(Project.name_key, Role.position, Assignment.id)
         )
         return [
-            (
-                project.name,
-                AssignmentRecord(
-                    id=a.id,
-                    role_id=role.id,
-                    role=role.name,
-                    person=person_record(person),
-                    kind=a.kind,
-                    started_at=a.started_at,
-                    until=a.until,
-                    ended_at=a.ended_at,
-                ),
-            )
-            for a, person, role, project in rows
+            (project.name, _assignment_record(a, person, role)) for a, person, role, project in rows
         ]

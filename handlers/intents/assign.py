@@ -12,8 +12,7 @@ from handlers.changes import (
     REASON,
     ROLE,
     USER,
-    apply,
-    confirm,
+    apply_and_confirm,
     kind_of,
     person_ref,
     refusal_reply,
@@ -46,8 +45,10 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
         f"{'assigned' if replacing else 'added'} {name} as {kind.value} {role.name} "
         f"in {turn.project.name}"
     )
-    result = await apply(
+    return await apply_and_confirm(
         turn,
+        INTENT,
+        role,
         groups.get("reason"),
         RoleChange(
             action="assign" if replacing else "add",
@@ -56,13 +57,6 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
             replace_kind=kind if replacing and kind == AssignmentKind.PRIMARY else None,
             summary=summary,
         ),
-    )
-    return confirm(
-        turn,
-        INTENT,
-        role,
-        result,
-        reason=groups.get("reason"),
         unchanged=f"@{name} already holds {role.name} that way; nothing changed.",
     )
 

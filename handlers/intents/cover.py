@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import re
 
-from handlers.changes import REASON, USER, apply, confirm, person_ref, refusal_reply, resolve_role
+from handlers.changes import (
+    REASON,
+    USER,
+    apply_and_confirm,
+    person_ref,
+    refusal_reply,
+    resolve_role,
+)
 from handlers.dates import end_of, parse_day
 from handlers.message import Reply
 from handlers.permissions import may_change_own
@@ -51,8 +58,10 @@ async def _cover_one(
     if refused:
         return refusal_reply(INTENT, refused)
     name = cover.name or cover.user_id
-    result = await apply(
+    return await apply_and_confirm(
         turn,
+        INTENT,
+        role,
         reason,
         RoleChange(
             action="cover",
@@ -62,9 +71,8 @@ async def _cover_one(
             covers_for=away,
             summary=f"{name} covers {role.name} in {turn.project.name} until {day:%Y-%m-%d}",
         ),
-    )
-    return confirm(
-        turn, INTENT, role, result, reason=reason, unchanged="Nothing changed.", until=until
+        unchanged="Nothing changed.",
+        until=until,
     )
 
 

@@ -12,8 +12,7 @@ from handlers.changes import (
     REASON,
     ROLE,
     USER,
-    apply,
-    confirm,
+    apply_and_confirm,
     person_ref,
     refusal_reply,
     resolve_role,
@@ -46,8 +45,10 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     successor = person_ref(turn, groups["user"])
     name = successor.name or successor.user_id
     kind = mine.kind if mine else AssignmentKind.PRIMARY
-    result = await apply(
+    return await apply_and_confirm(
         turn,
+        INTENT,
+        role,
         groups.get("reason"),
         RoleChange(
             action="handover",
@@ -57,13 +58,6 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
             replace_kind=None if mine else AssignmentKind.PRIMARY,
             summary=f"handed over {role.name} to {name} in {turn.project.name}",
         ),
-    )
-    return confirm(
-        turn,
-        INTENT,
-        role,
-        result,
-        reason=groups.get("reason"),
         unchanged=f"@{name} already holds {role.name}; nothing changed.",
     )
 

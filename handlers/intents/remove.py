@@ -8,8 +8,7 @@ from handlers.changes import (
     REASON,
     ROLE,
     USER,
-    apply,
-    confirm,
+    apply_and_confirm,
     person_ref,
     refusal_reply,
     resolve_role,
@@ -33,8 +32,10 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
         return refusal_reply(INTENT, refused)
     person = person_ref(turn, groups["user"])
     name = person.name or person.user_id
-    result = await apply(
+    return await apply_and_confirm(
         turn,
+        INTENT,
+        role,
         groups.get("reason"),
         RoleChange(
             action="remove",
@@ -42,13 +43,6 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
             end_people=(person,),
             summary=f"removed {name} from {role.name} in {turn.project.name}",
         ),
-    )
-    return confirm(
-        turn,
-        INTENT,
-        role,
-        result,
-        reason=groups.get("reason"),
         unchanged=f"@{name} does not hold {role.name} in project {turn.project.name}; nothing changed.",
     )
 
