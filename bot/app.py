@@ -25,7 +25,7 @@ class Core:
 @asynccontextmanager
 async def open_core(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Core]:
     """The store (schema upgraded), matchers and handlers; the database is closed on exit."""
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, schema=settings.database_schema)
     try:
         if upgrade:
             await migrate.upgrade(db)

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from bot import console
 from bot.app import Core, open_core
+from bot.server import serve
 from bot.settings import Settings, SettingsError
 from handlers.reminders import send_due_reminders
 from seed.catalogue import CatalogueError
@@ -86,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="read a catalogue and assignments file (YAML or CSV)")
     imp.add_argument("file", type=Path)
     _workspace_arg(imp)
+
+    serve = commands.add_parser("serve", help="run the server: Slack and Teams endpoints, health")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=3978, help="port to listen on (default 3978)")
 
     commands.add_parser(
         "remind",
@@ -263,6 +270,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        if args.command == "serve":
+            serve(settings, args.host, args.port, lambda line: print(line, file=stream, flush=True))
+            return 0
         return asyncio.run(run(args, settings, stream))
     except (SettingsError, CatalogueError, CommandError, migrate.SchemaTooNew) as exc:
         print(f"whoowns: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.slack.adapter import SlackConfig
 from handlers.turn import HandlerConfig
 from store.db import DEFAULT_DATABASE_URL, normalise_url
 
@@ -28,12 +29,57 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> timedelta:
     return timedelta(minutes=value)
 
 
+def _schema(env: Mapping[str, str], url: str) -> str | None:
+    schema = env.get("WHOOWNS_DATABASE_SCHEMA", "").strip() or None
+    if schema is None:
+        return None
+    if url.startswith("sqlite"):
+        raise SettingsError("WHOOWNS_DATABASE_SCHEMA is for PostgreSQL; SQLite has no schemas")
+    if not schema.replace("_", "").isalnum():
+        raise SettingsError("WHOOWNS_DATABASE_SCHEMA may hold only letters, digits and _")
+    return schema
+
+
+def _slack(env: Mapping[str, str]) -> SlackConfig | None:
+    secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+    token = env.get("SLACK_BOT_TOKEN", "").strip()
+    app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+    if not secret and not token:
+        if app_token:
+            raise SettingsError(
+                "SLACK_APP_TOKEN needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET too"
+            )
+        return None
+    if not secret or not token:
+        missing = "SLACK_SIGNING_SECRET" if not secret else "SLACK_BOT_TOKEN"
+        raise SettingsError(
+            f"Slack needs both SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN; {missing} is not set"
+        )
+    if not token.startswith("xoxb-"):
+        raise SettingsError("SLACK_BOT_TOKEN must be a bot token (xoxb-…)")
+    if app_token and not app_token.startswith("xapp-"):
+        raise SettingsError("SLACK_APP_TOKEN must be an app-level token (xapp-…)")
+    api_url = env.get("SLACK_API_URL", "").strip() or "https://slack.com/api/"
+    if not api_url.startswith(("http://", "https://")):
+        raise SettingsError(f"SLACK_API_URL must be an http(s) URL, not {api_url!r}")
+    return SlackConfig(secret, token, app_token, api_url.rstrip("/") + "/")
+
+
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
+    # PostgreSQL only: keep whoowns' tables in this schema (several deployments on one database).
+    database_schema: str | None = None
     admins: frozenset[str] = field(default_factory=frozenset)
     remind_after: timedelta = timedelta(minutes=60)
     log_level: str = "WARNING"
+    slack: SlackConfig | None = None
+
+    @property
+    def slack_mode(self) -> str:
+        if self.slack is None:
+            return "disabled"
+        return "socket mode" if self.slack.app_token else "http"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +97,8 @@ class Settings:
             admins=admins,
             remind_after=_minutes(env, "WHOOWNS_REMIND_AFTER_MINUTES", 60),
             log_level=level,
+            slack=_slack(env),
+            database_schema=_schema(env, url),
         )
 
     def handler_config(self) -> HandlerConfig:

@@ -7,7 +7,7 @@ way (a plain name, a Slack `<@U123>`, a Teams `<at>`), while the wording lives o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,8 +85,17 @@ def join_people(people: Iterable[PersonMention], last: str = "and") -> list[Segm
     return out
 
 
+def render(
+    parts: Iterable[Segment],
+    mention: Callable[[PersonMention], str],
+    escape: Callable[[str], str] = str,
+) -> str:
+    """One line of reply text in a platform's markup: its escaping, its way of mentioning people."""
+    return "".join(escape(p) if isinstance(p, str) else mention(p) for p in parts)
+
+
 def plain(parts: Iterable[Segment]) -> str:
-    return "".join(p if isinstance(p, str) else p.name for p in parts)
+    return render(parts, lambda person: person.name)
 
 
 @dataclass(frozen=True)

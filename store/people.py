@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Database
-from store.models import Person
+from store.models import Person, Workspace
 from store.records import PersonRecord
 
 
@@ -91,3 +91,27 @@ async def display_names(db: Database, workspace_id: int, user_ids: list[str]) ->
             )
         )
         return {user_id: name for user_id, name in rows}
+
+
+async def fresh_display_name(
+    db: Database, platform: str, workspace: str, user_id: str, max_age: timedelta
+) -> str | None:
+    """The stored display name if it was refreshed within `max_age`; None means ask the platform."""
+    async with db.transaction() as session:
+        row = (
+            await session.execute(
+                select(Person.display_name, Person.updated_at)
+                .join(Workspace, Workspace.id == Person.workspace_id)
+                .where(
+                    Workspace.platform == platform,
+                    Workspace.external_id == workspace,
+                    Person.platform_user_id == user_id,
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    name, updated = row
+    if datetime.now(UTC) - updated > max_age or name == user_id:
+        return None
+    return str(name)

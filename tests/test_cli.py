@@ -202,3 +202,72 @@ def test_bad_settings_are_refused_clearly(
     monkeypatch.setenv("WHOOWNS_REMIND_AFTER_MINUTES", "soon")
     assert run("ask", "hi")[0] == 2
     assert "WHOOWNS_REMIND_AFTER_MINUTES must be a number" in capsys.readouterr().err
+
+
+def test_settings_for_slack_are_checked_and_secrets_kept_out_of_repr() -> None:
+    from bot.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN is not set"):
+        Settings.from_env({"SLACK_SIGNING_SECRET": "s"})
+    with pytest.raises(SettingsError, match="xapp"):
+        Settings.from_env(
+            {"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "x"}
+        )
+    settings = Settings.from_env(
+        {
+            "SLACK_SIGNING_SECRET": "sekrit",
+            "SLACK_BOT_TOKEN": "xoxb-sekrit",
+            "DATABASE_URL": "postgresql://u:pw@h/db",
+        }
+    )
+    assert settings.slack_mode == "http"
+    assert "sekrit" not in repr(settings) and "pw" not in repr(settings)
+    assert Settings.from_env({}).slack is None
+
+
+def test_serve_describes_what_is_enabled() -> None:
+    from bot.server import describe
+    from bot.settings import Settings
+
+    lines = describe(Settings.from_env({}), "127.0.0.1", 3978)
+    assert any("Slack: disabled" in line and "SLACK_BOT_TOKEN" in line for line in lines)
+
+
+def test_serve_runs_with_no_credentials_and_stops_on_sigterm(db_url: str) -> None:
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    script = Path(sys.executable).with_name("whoowns")
+    server = subprocess.Popen(
+        [str(script), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=2
+                ) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.communicate()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert "Slack: disabled" in out and f"http://127.0.0.1:{port}" in out

@@ -1,0 +1,147 @@
+"""The aiohttp server: one application with the chat adapters' routes, health, and background work.
+
+`create_app(settings)` is the wiring place for the server: it opens the core (database upgraded,
+matchers, dispatcher), builds each enabled adapter, and runs the reminder loop. On SIGTERM aiohttp
+stops accepting requests and finishes those in flight; then work acked but still running is awaited,
+and the database closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from bot.app import Core, open_core
+from bot.settings import Settings
+from bot.slack.adapter import InFlight, SlackAdapter
+from handlers.message import Notification
+from handlers.reminders import reminder_loop
+from store import events
+from store.db import StoreUnavailable
+from store.records import EscalationRecord
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+DRAIN_SECONDS = 10.0
+REMINDER_EVERY = 30.0
+MAINTENANCE_EVERY = 3600.0
+
+
+@dataclass
+class Running:
+    core: Core
+    inflight: InFlight
+    slack: SlackAdapter | None = None
+
+
+RUNNING = web.AppKey("running", Running)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def describe(settings: Settings, host: str, port: int) -> list[str]:
+    """What `whoowns serve` prints at start: what is enabled and how to connect; no secrets."""
+    url = make_url(settings.database_url)
+    database = f"{url.get_backend_name()} ({url.database or url.host})"
+    lines = [
+        f"whoowns serving on http://{host}:{port} — database {database}",
+        f"  health: GET http://{host}:{port}/healthz",
+    ]
+    if settings.slack is None:
+        lines.append(
+            "  Slack: disabled. Set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable it "
+            "(and SLACK_APP_TOKEN for Socket Mode); see README, “Connecting Slack”."
+        )
+    elif settings.slack.app_token:
+        lines.append("  Slack: Socket Mode (no public URL needed)")
+    else:
+        lines.append(
+            f"  Slack: HTTP mode; request URL http://{host}:{port}/slack/events (behind your HTTPS proxy)"
+        )
+    return lines
+
+
+async def _deliver(
+    running: Running, escalation: EscalationRecord, notes: list[Notification]
+) -> None:
+    if escalation.platform == "slack" and running.slack is not None:
+        await running.slack.deliver(notes)
+    elif notes:
+        log.info(
+            "reminder #%s: no adapter for %s to deliver it", escalation.number, escalation.platform
+        )
+
+
+async def _maintenance(running: Running) -> None:
+    while True:
+        await asyncio.sleep(MAINTENANCE_EVERY)
+        with contextlib.suppress(StoreUnavailable):
+            await events.forget_old_events(running.core.db)
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with open_core(settings) as core:
+        running = Running(core, InFlight())
+        if settings.slack is not None:
+            running.slack = SlackAdapter(core.dispatcher, core.db, settings.slack, running.inflight)
+            if settings.slack.app_token:
+                await running.slack.start_socket_mode()
+        app[RUNNING] = running
+
+        async def deliver(escalation: EscalationRecord, notes: list[Notification]) -> None:
+            await _deliver(running, escalation, notes)
+
+        tasks = [
+            asyncio.create_task(reminder_loop(core.services, deliver, REMINDER_EVERY)),
+            asyncio.create_task(_maintenance(running)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if not await running.inflight.drained(DRAIN_SECONDS):
+                log.warning(
+                    "shutdown: work still running after %.0f s; closing anyway", DRAIN_SECONDS
+                )
+            if running.slack is not None:
+                await running.slack.close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    running = request.app[RUNNING]
+    if await running.core.db.ping():
+        return web.json_response({"status": "ok", "database": "ok"})
+    return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    slack = request.app[RUNNING].slack
+    if slack is None:
+        return web.json_response({"error": "Slack is not enabled on this server"}, status=404)
+    return await slack.handle_http(request)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_lifecycle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/slack/events", slack_events)
+    return app
+
+
+def serve(settings: Settings, host: str, port: int, say: Callable[[str], None] = print) -> None:
+    for line in describe(settings, host, port):
+        say(line)
+    web.run_app(
+        create_app(settings), host=host, port=port, shutdown_timeout=DRAIN_SECONDS, print=None
+    )

@@ -1,0 +1,398 @@
+"""Slack events, slash commands and button clicks in; Block Kit replies and DMs out.
+
+Bolt (AsyncApp) owns the protocol: signatures, acks within 3 seconds, the Web API. The server hands
+it our aiohttp requests (HTTP mode) or it reads Socket Mode. Listeners ack at once and do the work
+after, inside `InFlight` so that a shutdown waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.buttons import parse_click
+from bot.slack import render
+from handlers.dispatch import Dispatcher
+from handlers.message import Choice, Mention, Message, Notification, Reply, line
+from handlers.wording import STORE_DOWN
+from store import events, people
+from store.db import Database, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+NAME_MAX_AGE = timedelta(days=1)
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    signing_secret: str = field(repr=False)
+    bot_token: str = field(repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    api_url: str = "https://slack.com/api/"
+
+
+class InFlight:
+    """Counts work still running after an ack, so a graceful shutdown can wait for it."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @asynccontextmanager
+    async def track(self) -> AsyncIterator[None]:
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    async def drained(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+def normalise(text: str, bot_user_id: str | None) -> tuple[str, tuple[Mention, ...]]:
+    """Slack markup to our text: the bot's own mention dropped, `<@U1|bob>` to `@U1`, links unwrapped."""
+    mentions: list[Mention] = []
+
+    def user(match: re.Match[str]) -> str:
+        user_id, name = match.group(1), match.group(2)
+        if user_id == bot_user_id:
+            return " "
+        if all(m.user_id != user_id for m in mentions):
+            mentions.append(Mention(user_id, name or None))
+        return f"@{user_id}"
+
+    text = _USER_MENTION.sub(user, text)
+    text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    return " ".join(html.unescape(text).split()), tuple(mentions)
+
+
+class SlackAdapter:
+    def __init__(
+        self, dispatcher: Dispatcher, db: Database, config: SlackConfig, inflight: InFlight
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.db = db
+        self.config = config
+        self.inflight = inflight
+        self.client = AsyncWebClient(token=config.bot_token, base_url=config.api_url)
+        self.app = AsyncApp(
+            signing_secret=config.signing_secret,
+            client=self.client,
+            logger=logging.getLogger("whoowns.slack.bolt"),
+            raise_error_for_unhandled_request=False,
+        )
+        self.verifier = SignatureVerifier(config.signing_secret)
+        self.socket: AsyncSocketModeHandler | None = None
+        self._register()
+
+    # --- transport -----------------------------------------------------------------------------
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """POST /slack/events: verify, parse, dispatch to Bolt; bad signatures 401, bad bodies 400."""
+        body = await request.text()
+        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
+        if not self.verifier.is_valid_request(body, {k: str(v) for k, v in headers.items()}):
+            log.warning("slack: rejected a request with a bad or stale signature")
+            return web.json_response({"error": "invalid signature"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=headers)
+        except ValueError as exc:  # a body that is neither JSON nor form data (JSONDecodeError too)
+            log.warning("slack: malformed body: %s", exc)
+            return web.json_response({"error": "malformed body"}, status=400)
+        if not bolt_request.body:
+            return web.json_response({"error": "empty or malformed body"}, status=400)
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    async def start_socket_mode(self) -> None:
+        assert self.config.app_token
+        self.socket = AsyncSocketModeHandler(self.app, self.config.app_token)
+        await self.socket.connect_async()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close_async()  # type: ignore[no-untyped-call]
+
+    # --- delivery ------------------------------------------------------------------------------
+
+    async def deliver(self, notifications: list[Notification]) -> None:
+        """Notifications go as DMs: conversations.open, then chat.postMessage."""
+        for note in notifications:
+            try:
+                opened = await self.client.conversations_open(users=note.user_id)
+                await self.client.chat_postMessage(
+                    channel=opened["channel"]["id"],
+                    text=render.fallback(note.body),
+                    blocks=render.notification_blocks(note),
+                )
+            except SlackApiError as exc:
+                log.warning("slack: could not DM %s: %s", note.user_id, exc.response.get("error"))
+
+    async def _say(
+        self,
+        reply: Reply,
+        *,
+        channel: str,
+        user: str,
+        thread: str | None,
+        direct: bool,
+    ) -> None:
+        text, blocks = render.reply_text(reply), render.reply_blocks(reply)
+        if reply.private and not direct:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread
+            )
+        else:
+            await self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, thread_ts=thread
+            )
+
+    # --- conversation --------------------------------------------------------------------------
+
+    async def _name(self, team: str, user: str) -> str | None:
+        """Display names from users.info, cached in the store for a day."""
+        try:
+            cached = await people.fresh_display_name(self.db, PLATFORM, team, user, NAME_MAX_AGE)
+        except StoreUnavailable:
+            return None
+        if cached:
+            return cached
+        try:
+            info = await self.client.users_info(user=user)
+        except SlackApiError as exc:
+            log.info("slack: users.info %s failed: %s", user, exc.response.get("error"))
+            return None
+        profile = info["user"].get("profile", {})
+        name = profile.get("display_name") or profile.get("real_name") or info["user"].get("name")
+        return str(name) if name else None
+
+    async def _named(self, team: str, mentions: tuple[Mention, ...]) -> tuple[Mention, ...]:
+        named = []
+        for mention in mentions:
+            name = mention.name or await self._name(team, mention.user_id)
+            named.append(Mention(mention.user_id, name))
+        return tuple(named)
+
+    async def converse(
+        self,
+        *,
+        team: str,
+        user: str,
+        text: str,
+        channel: str | None,
+        thread: str | None = None,
+        event_id: str | None = None,
+        bot_user_id: str | None = None,
+        choice: Choice | None = None,
+    ) -> Reply | None:
+        """One message through the handlers; None when it is a retry already handled."""
+        try:
+            if event_id and not await events.claim_event(self.db, PLATFORM, event_id):
+                log.info("slack: event %s handled already (a retry); ignored", event_id)
+                return None
+        except StoreUnavailable:
+            return Reply(intent="error", body=[line(STORE_DOWN)], outcome="unknown", private=True)
+        clean, mentions = normalise(text, bot_user_id)
+        message = Message(
+            platform=PLATFORM,
+            workspace=team,
+            user_id=user,
+            user_name=await self._name(team, user),
+            text=clean,
+            channel=channel,
+            thread=thread,
+            mentions=await self._named(team, mentions),
+            choice=choice,
+            event_id=event_id,
+        )
+        reply = await self.dispatcher.handle(message)
+        await self.deliver(reply.notifications)
+        return reply
+
+    # --- Bolt listeners ------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.app
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.event("app_home_opened")(self._on_home)
+        app.command(re.compile(r"^/"))(self._on_command)
+        app.action(re.compile(f"^{render.ACTION_PREFIX}"))(self._on_button)
+        app.event(re.compile(".*"))(self._ignore)  # acked, so Slack does not retry unknown events
+
+    async def _ignore(self, body: dict[str, Any]) -> None:
+        log.debug("slack: ignored event %s", body.get("event", {}).get("type"))
+
+    async def _on_mention(
+        self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]
+    ) -> None:
+        if event.get("bot_id"):
+            return  # another bot: answering bots is how loops start
+        async with self.inflight.track():
+            thread = event.get("thread_ts") or event.get("ts")
+            reply = await self.converse(
+                team=_team(body, context),
+                user=event.get("user", ""),
+                text=event.get("text", ""),
+                channel=event.get("channel"),
+                thread=thread,
+                event_id=body.get("event_id"),
+                bot_user_id=context.get("bot_user_id"),
+            )
+            if reply is not None:
+                await self._say(
+                    reply,
+                    channel=event["channel"],
+                    user=event.get("user", ""),
+                    thread=thread,
+                    direct=False,
+                )
+
+    async def _on_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]
+    ) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # channel chatter, edits, joins and bots: only direct messages and mentions count
+        async with self.inflight.track():
+            reply = await self.converse(
+                team=_team(body, context),
+                user=event.get("user", ""),
+                text=event.get("text", ""),
+                channel=event.get("channel"),
+                thread=event.get("thread_ts"),
+                event_id=body.get("event_id"),
+                bot_user_id=context.get("bot_user_id"),
+            )
+            if reply is not None:
+                await self._say(
+                    reply,
+                    channel=event["channel"],
+                    user=event.get("user", ""),
+                    thread=event.get("thread_ts"),
+                    direct=True,
+                )
+
+    async def _on_command(
+        self,
+        ack: Callable[..., Awaitable[None]],
+        command: dict[str, Any],
+        respond: Callable[..., Awaitable[Any]],
+        context: dict[str, Any],
+    ) -> None:
+        await ack()
+        async with self.inflight.track():
+            reply = await self.converse(
+                team=command.get("team_id") or context.get("team_id") or "",
+                user=command.get("user_id", ""),
+                text=command.get("text", "") or "help",
+                channel=command.get("channel_id"),
+                bot_user_id=context.get("bot_user_id"),
+            )
+            if reply is None:
+                return
+            public = not reply.private and bool(
+                reply.facts.get("started") or reply.facts.get("escalation")
+            )
+            await respond(
+                text=render.reply_text(reply),
+                blocks=render.reply_blocks(reply),
+                response_type="in_channel" if public else "ephemeral",
+            )
+
+    async def _on_button(
+        self,
+        ack: Callable[..., Awaitable[None]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: dict[str, Any],
+    ) -> None:
+        await ack()
+        click = parse_click(str(action.get("value", "")))
+        if click is None:
+            log.warning("slack: a button value we did not make: %r", action.get("value"))
+            return
+        async with self.inflight.track():
+            user = body.get("user", {}).get("id", "")
+            channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
+                "channel_id"
+            )
+            reply = await self.converse(
+                team=_team(body, context),
+                user=user,
+                text=click.text,
+                channel=channel,
+                bot_user_id=context.get("bot_user_id"),
+                choice=click.choice,
+            )
+            if reply is None or channel is None:
+                return
+            message_ts = body.get("container", {}).get("message_ts") or body.get("message", {}).get(
+                "ts"
+            )
+            if reply.private or message_ts is None:
+                await self.client.chat_postEphemeral(
+                    channel=channel,
+                    user=user,
+                    text=render.reply_text(reply),
+                    blocks=render.reply_blocks(reply),
+                )
+                return
+            await self.client.chat_update(
+                channel=channel,
+                ts=message_ts,
+                text=render.reply_text(reply),
+                blocks=render.reply_blocks(reply),
+            )
+
+    async def _on_home(
+        self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]
+    ) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        async with self.inflight.track():
+            team, user = _team(body, context), event.get("user", "")
+            sections: list[tuple[str, Reply]] = []
+            for title, text in (
+                ("Your team", "roles"),
+                ("Your open escalations", "my escalations"),
+            ):
+                reply = await self.converse(team=team, user=user, text=text, channel=None)
+                if reply is not None:
+                    sections.append((title, reply))
+            await self.client.views_publish(user_id=user, view=render.home_view(sections))
+
+
+def _team(body: dict[str, Any], context: dict[str, Any]) -> str:
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or context.get("team_id")
+    return str(team or "")

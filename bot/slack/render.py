@@ -1,0 +1,89 @@
+"""Replies and notifications as Block Kit, with a plain-text fallback; people as real mentions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.buttons import Button, notification_buttons, reply_buttons
+from handlers.message import Line, Notification, PersonMention, Reply, plain, render
+
+MAX_SECTION = 2900  # Slack allows 3,000 characters per section text
+ACTION_PREFIX = "whoowns_button_"
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(person: PersonMention) -> str:
+    return f"<@{person.user_id}>"
+
+
+def mrkdwn(lines: Sequence[Line]) -> str:
+    return "\n".join(render(line, mention, escape) for line in lines)
+
+
+def fallback(lines: Sequence[Line]) -> str:
+    """The notification text (phones, screen readers): mentions too, no buttons."""
+    return mrkdwn(lines) or " "
+
+
+def _sections(lines: Sequence[Line]) -> list[dict[str, Any]]:
+    sections: list[dict[str, Any]] = []
+    chunk = ""
+    for line in lines:
+        text = render(line, mention, escape)
+        if chunk and len(chunk) + len(text) + 1 > MAX_SECTION:
+            sections.append(_section(chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{text}" if chunk else text[:MAX_SECTION]
+    if chunk:
+        sections.append(_section(chunk))
+    return sections
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _actions(buttons: Sequence[Button]) -> list[dict[str, Any]]:
+    if not buttons:
+        return []
+    elements = []
+    for i, button in enumerate(buttons):
+        element: dict[str, Any] = {
+            "type": "button",
+            "action_id": f"{ACTION_PREFIX}{i}",
+            "text": {"type": "plain_text", "text": button.label, "emoji": True},
+            "value": button.value,
+        }
+        if button.style in ("primary", "danger"):
+            element["style"] = button.style
+        elements.append(element)
+    return [{"type": "actions", "block_id": "whoowns_actions", "elements": elements}]
+
+
+def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
+    return _sections(reply.body) + _actions(reply_buttons(reply))
+
+
+def notification_blocks(note: Notification) -> list[dict[str, Any]]:
+    return _sections(note.body) + _actions(notification_buttons(note))
+
+
+def reply_text(reply: Reply) -> str:
+    return fallback(reply.body)
+
+
+def home_view(sections: Sequence[tuple[str, Reply]]) -> dict[str, Any]:
+    """The App Home tab: a header and the body of each reply (the overview, open escalations)."""
+    blocks: list[dict[str, Any]] = []
+    for title, reply in sections:
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": title}})
+        blocks.extend(_sections(reply.body))
+        blocks.append({"type": "divider"})
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+__all__ = ["home_view", "notification_blocks", "plain", "reply_blocks", "reply_text"]

@@ -1,0 +1,458 @@
+"""Slack end to end: the real server on 127.0.0.1, a local fake of Slack's Web API, and requests
+signed exactly as Slack signs them. Assertions are on what the fake received."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from bot.server import create_app
+from bot.settings import Settings
+from bot.slack.adapter import SlackConfig, normalise
+from tests.conftest import _asyncpg_dsn, postgres_url
+from tests.fakes.slack import (
+    FORM,
+    JSON,
+    FakeSlack,
+    SlackCall,
+    app_home_opened,
+    app_mention,
+    block_actions_body,
+    command_body,
+    direct_message,
+    event_body,
+    post_signed,
+    url_verification_body,
+)
+from tests.fakes.tcp_proxy import TcpProxy
+
+SECRET = "test-signing-secret"
+ADMIN = "UADMIN"
+
+
+@dataclass
+class Server:
+    url: str
+    slack: FakeSlack
+    runner: web.AppRunner
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/slack/events"
+
+    async def event(
+        self,
+        event: dict[str, Any],
+        *,
+        team: str = "T1",
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> int:
+        status, _ = await post_signed(
+            self.events_url,
+            event_body(event, team_id=team, event_id=event_id),
+            secret=SECRET,
+            content_type=JSON,
+            retry_num=retry_num,
+        )
+        return status
+
+    async def mention(
+        self, text: str, *, user: str = "U1", team: str = "T1", channel: str = "C1"
+    ) -> SlackCall:
+        """@whoowns <text> in a channel; returns the reply posted in its thread (or ephemeral)."""
+        before = len(self.slack.calls)
+        event = app_mention(f"<@UBOT> {text}", user=user, channel=channel, team=team)
+        assert await self.event(event, team=team) == 200
+        return await self.next_reply(before)
+
+    async def command(self, text: str, *, user: str = "U1", team: str = "T1") -> SlackCall:
+        before = len(self.slack.calls)
+        body = command_body(
+            text, user_id=user, team_id=team, response_url=self.slack.response_url(uuid.uuid4().hex)
+        )
+        status, _ = await post_signed(self.events_url, body, secret=SECRET, content_type=FORM)
+        assert status == 200
+        return await self.next_reply(before, methods=("response_url",))
+
+    async def click(
+        self, value: str, *, user: str = "U1", channel: str = "C1", ts: str = "1700000000.000100"
+    ) -> SlackCall:
+        before = len(self.slack.calls)
+        body = block_actions_body(
+            "whoowns_button_0",
+            value,
+            user=user,
+            channel=channel,
+            message_ts=ts,
+            response_url=self.slack.response_url("click"),
+        )
+        status, _ = await post_signed(self.events_url, body, secret=SECRET, content_type=FORM)
+        assert status == 200
+        return await self.next_reply(before, methods=("chat.update", "chat.postEphemeral"))
+
+    async def next_reply(
+        self, before: int, methods: tuple[str, ...] = ("chat.postMessage", "chat.postEphemeral")
+    ) -> SlackCall:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for call in self.slack.calls[before:]:
+                if call.method in methods and (
+                    call.method != "chat.postMessage" or not _is_dm(call)
+                ):
+                    return call
+            await _tick()
+        raise AssertionError(f"no reply among {self.slack.calls[before:]}")
+
+    async def dms(self, user: str, before: int = 0) -> list[SlackCall]:
+        return [
+            c
+            for c in self.slack.calls[before:]
+            if c.method == "chat.postMessage" and c.args.get("channel") == f"D{user}"
+        ]
+
+
+def _is_dm(call: SlackCall) -> bool:
+    """A notification DM (to a channel conversations.open gave: "D" + the user id)."""
+    return str(call.args.get("channel", "")).startswith("DU")
+
+
+async def _tick() -> None:
+    import asyncio
+
+    await asyncio.sleep(0.02)
+
+
+def text_of(call: SlackCall) -> str:
+    return str(call.args.get("text", ""))
+
+
+def buttons_of(call: SlackCall) -> list[dict[str, Any]]:
+    blocks = call.args.get("blocks") or []
+    return [e for b in blocks if b.get("type") == "actions" for e in b["elements"]]
+
+
+async def start_server(settings: Settings, slack: FakeSlack) -> Server:
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return Server(f"http://127.0.0.1:{port}", slack, runner)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(users={"U1": "Alice", "U2": "Bob", "U3": "Carol", ADMIN: "Admin"}) as fake:
+        yield fake
+
+
+def settings_for(database_url: str, fake: FakeSlack, **changes: Any) -> Settings:
+    base = Settings(
+        database_url=database_url,
+        admins=frozenset({ADMIN}),
+        slack=SlackConfig(SECRET, "xoxb-test", None, fake.api_url),
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture
+async def server(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Server]:
+    running = await start_server(
+        settings_for(f"sqlite+aiosqlite:///{tmp_path / 'slack.db'}", slack), slack
+    )
+    yield running
+    await running.runner.cleanup()
+
+
+# --- protocol ----------------------------------------------------------------------------------
+
+
+async def test_url_verification_and_health(server: Server) -> None:
+    status, text = await post_signed(
+        server.events_url, url_verification_body("chal-123"), secret=SECRET, content_type=JSON
+    )
+    assert status == 200 and "chal-123" in text
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}/healthz") as response:
+        assert response.status == 200 and (await response.json())["database"] == "ok"
+
+
+async def test_bad_and_stale_signatures_get_401_and_change_nothing(server: Server) -> None:
+    body = event_body(app_mention("<@UBOT> escalate: forged", user="U9"))
+    status, _ = await post_signed(server.events_url, body, secret="wrong-secret", content_type=JSON)
+    assert status == 401
+    stale = int(time.time()) - 600
+    status, _ = await post_signed(
+        server.events_url, body, secret=SECRET, content_type=JSON, timestamp=stale
+    )
+    assert status == 401
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(server.events_url, data=body) as response,
+    ):
+        assert response.status == 401  # no signature at all
+    await _tick()
+    assert server.slack.calls_to("chat.postMessage") == []
+    listed = await server.mention("blockers")
+    assert "No open blockers" in text_of(listed)
+
+
+async def test_malformed_bodies_get_400_not_500(server: Server) -> None:
+    for body, content_type in (
+        ("{not json", JSON),
+        ("payload=%7Bnot-json", FORM),
+        ("", JSON),
+    ):
+        status, _ = await post_signed(
+            server.events_url, body, secret=SECRET, content_type=content_type
+        )
+        assert status == 400, body
+
+
+async def test_unknown_event_types_are_acked_and_ignored(server: Server) -> None:
+    assert await server.event({"type": "reaction_added", "user": "U1", "reaction": "tada"}) == 200
+    assert (
+        await server.event(direct_message("edited", user="U1") | {"subtype": "message_changed"})
+        == 200
+    )
+    assert await server.event(app_mention("<@UBOT> hi") | {"bot_id": "B9"}) == 200
+    for _ in range(10):
+        await _tick()
+    assert server.slack.calls_to("chat.postMessage") == []
+    assert server.slack.calls_to("chat.postEphemeral") == []
+
+
+async def test_a_retried_event_is_answered_once(server: Server) -> None:
+    event = app_mention("<@UBOT> escalate: blocked on GPU quota", user="U1")
+    event_id = "EvRETRY1"
+    assert await server.event(event, event_id=event_id) == 200
+    await server.slack.wait_for("chat.postMessage")
+    assert await server.event(event, event_id=event_id, retry_num=1) == 200
+    assert await server.event(event, event_id=event_id, retry_num=2) == 200
+    await _tick()
+    replies = [c for c in server.slack.calls_to("chat.postMessage") if c.args["channel"] == "C1"]
+    assert len(replies) == 1 and "#1" in text_of(replies[0])
+    listed = await server.mention("blockers")
+    assert "#2" not in text_of(listed)
+
+
+# --- surfaces ----------------------------------------------------------------------------------
+
+
+async def test_mention_answers_in_the_thread_with_blocks(server: Server) -> None:
+    reply = await server.mention("who handles data drift?")
+    assert reply.method == "chat.postMessage" and reply.args["channel"] == "C1"
+    assert reply.args.get("thread_ts")
+    assert "Data Scientist" in text_of(reply)
+    assert reply.args["blocks"][0]["type"] == "section"
+
+
+async def test_direct_messages_are_answered(server: Server) -> None:
+    before = len(server.slack.calls)
+    assert (
+        await server.event(direct_message("who is the scrum master?", user="U2", channel="D77"))
+        == 200
+    )
+    reply = await server.next_reply(before)
+    assert reply.args["channel"] == "D77" and "Scrum Master" in text_of(reply)
+
+
+async def test_slash_command_takes_the_same_language(server: Server) -> None:
+    answer = await server.command("data drift")
+    assert "Data Scientist" in text_of(answer) and answer.args["response_type"] == "ephemeral"
+    assigned = await server.command("assign <@U2|bob> as Tester", user=ADMIN)
+    assert assigned.args["response_type"] == "in_channel" and "<@U2>" in text_of(assigned)
+    helpful = await server.command("")
+    assert "Ask me" in text_of(helpful)
+
+
+async def test_mentions_in_both_forms_and_real_mentions_in_answers(server: Server) -> None:
+    await server.command("assign <@U2> as Tester", user=ADMIN)
+    await server.command("add <@U3|carol> as backup Tester", user=ADMIN)
+    answer = await server.mention("who is the tester?")
+    assert "<@U2>" in text_of(answer) and "<@U3> (backup)" in text_of(answer)
+    assert normalise("<@UBOT> assign <@U2|bob> to <#C1|general> <https://x.y|docs>", "UBOT") == (
+        "assign @U2 to #general docs",
+        (normalise("<@U2|bob>", None)[1][0],),
+    )
+
+
+async def test_display_names_come_from_users_info_and_are_cached(server: Server) -> None:
+    await server.mention("who handles data drift?", user="U1")
+    await server.mention("who handles data drift?", user="U1")
+    lookups = [c for c in server.slack.calls_to("users.info") if c.args.get("user") == "U1"]
+    assert len(lookups) == 1
+    mine = await server.mention("what are my roles", user="U1")
+    assert "You hold no role" in text_of(mine)
+
+
+async def test_refusals_are_ephemeral(server: Server) -> None:
+    refused = await server.mention("assign <@U2> as Team Lead", user="U1")
+    assert refused.method == "chat.postEphemeral" and refused.args["user"] == "U1"
+    assert "Only a workspace admin" in text_of(refused)
+
+
+async def test_did_you_mean_buttons_answer_and_teach(server: Server) -> None:
+    asked = await server.mention("who handles metrics")
+    buttons = buttons_of(asked)
+    assert len(buttons) == 3 and all(b["action_id"].startswith("whoowns_button_") for b in buttons)
+    picked = next(b for b in buttons if "MLOps" in b["text"]["text"])
+    updated = await server.click(picked["value"], user="U2")
+    assert updated.method == "chat.update" and "MLOps Engineer" in text_of(updated)
+    again = await server.mention("who handles metrics?", user="U3")
+    assert buttons_of(again) == [] and "MLOps Engineer" in text_of(again)
+
+
+async def test_escalation_dms_the_scrum_master_with_buttons_that_work(server: Server) -> None:
+    await server.command("assign <@U3> as Scrum Master", user=ADMIN)
+    before = len(server.slack.calls)
+    raised = await server.mention("escalate: blocked on GPU quota", user="U1")
+    assert "#1" in text_of(raised) and "<@U3>" in text_of(raised)
+    await server.slack.wait_for("conversations.open")
+    notice = (await _wait_dms(server, "U3", before))[0]
+    assert "blocked on GPU quota" in text_of(notice) and "<@U1>" in text_of(notice)
+    ack, resolve = buttons_of(notice)
+    assert (
+        json.loads(ack["value"]) == {"command": "ack #1"} and "Resolve" in resolve["text"]["text"]
+    )
+
+    refused = await server.click(ack["value"], user="U2", channel="DU2")
+    assert refused.method == "chat.postEphemeral"
+    before = len(server.slack.calls)
+    acked = await server.click(ack["value"], user="U3", channel="DU3")
+    assert acked.method == "chat.update" and "acknowledged" in text_of(acked)
+    told = await _wait_dms(server, "U1", before)
+    assert "acknowledged your blocker #1" in text_of(told[0])
+
+
+async def _wait_dms(server: Server, user: str, before: int) -> list[SlackCall]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found = await server.dms(user, before)
+        if found:
+            return found
+        await _tick()
+    raise AssertionError(f"no DM to {user}: {server.slack.calls[before:]}")
+
+
+async def test_app_home_shows_the_team_and_my_escalations(server: Server) -> None:
+    await server.command("assign <@U1> as Data Scientist", user=ADMIN)
+    assert await server.event(app_home_opened("U1")) == 200
+    published = (await server.slack.wait_for("views.publish"))[0]
+    assert published.args["user_id"] == "U1"
+    view = published.args["view"]
+    text = json.dumps(view)
+    assert (
+        view["type"] == "home" and "Data Scientist: <@U1>" in text and "no open escalations" in text
+    )
+
+
+async def test_two_slack_teams_never_see_each_other(server: Server) -> None:
+    await server.command("assign <@U2> as Tester", user=ADMIN, team="T1")
+    other = await server.mention("who is the tester?", team="T2")
+    assert "Nobody holds Tester" in text_of(other)
+    guess = await server.mention("resolve #1 mine now", team="T2", user="U9")
+    assert "no escalation #1" in text_of(guess)
+
+
+# --- Socket Mode ---------------------------------------------------------------------------------
+
+
+async def test_socket_mode_receives_events_and_acks(slack: FakeSlack, tmp_path: Path) -> None:
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'socket.db'}",
+        slack,
+        slack=SlackConfig(SECRET, "xoxb-test", "xapp-test", slack.api_url),
+    )
+    running = await start_server(settings, slack)
+    try:
+        await slack.socket_connected.wait()
+        from tests.fakes.slack import event_callback
+
+        envelope = await slack.send_socket_event(
+            event_callback(app_mention("<@UBOT> who handles data drift?"))
+        )
+        await slack.wait_for_socket_ack(envelope)
+        reply = (await slack.wait_for("chat.postMessage"))[0]
+        assert "Data Scientist" in text_of(reply)
+    finally:
+        await running.runner.cleanup()
+    assert slack.socket_disconnected.is_set()
+
+
+# --- the database going away -------------------------------------------------------------------
+
+
+async def test_a_database_outage_gets_a_short_reply_and_recovers(slack: FakeSlack) -> None:
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs PostgreSQL (WHOOWNS_TEST_DATABASE_URL) to put a proxy in front of it")
+    target = make_url(url)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(url))
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+            proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
+                hide_password=False
+            )
+            running = await start_server(
+                settings_for(proxied, slack, database_schema=schema), slack
+            )
+            try:
+                assert "Data Scientist" in text_of(await running.mention("who handles data drift?"))
+                await proxy.stop()
+                down = await running.mention("who handles data drift?")
+                assert "can't reach my store" in text_of(down)
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get(f"{running.url}/healthz") as r,
+                ):
+                    assert r.status == 503
+                await proxy.start()  # same port: the database is back
+                back = await running.mention("who handles data drift?")
+                assert "Data Scientist" in text_of(back)
+            finally:
+                await running.runner.cleanup()
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
+
+
+def test_the_manifest_is_one_paste() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "slack" / "manifest.yml").read_text())
+    assert manifest["display_information"]["name"] == "whoowns"
+    assert manifest["features"]["bot_user"]["display_name"] == "whoowns"
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/whoowns" and command["url"].endswith("/slack/events")
+    assert command["should_escape"] is True  # mentions arrive as <@U123|name>
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "app_mentions:read",
+        "chat:write",
+        "commands",
+        "im:history",
+        "im:write",
+        "users:read",
+    }
+    settings = manifest["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+    }
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert settings["interactivity"]["is_enabled"] is True
