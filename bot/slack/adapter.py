@@ -259,11 +259,30 @@ class SlackAdapter:
     ) -> None:
         if event.get("bot_id"):
             return  # another bot: answering bots is how loops start
+        thread = event.get("thread_ts") or event.get("ts")  # answer in the mention's thread
+        await self._answer_event(event, body, context, thread=thread, direct=False)
+
+    async def _on_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]
+    ) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # channel chatter, edits, joins and bots: only direct messages and mentions count
+        await self._answer_event(event, body, context, thread=event.get("thread_ts"), direct=True)
+
+    async def _answer_event(
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: dict[str, Any],
+        *,
+        thread: str | None,
+        direct: bool,
+    ) -> None:
         async with self.inflight.track():
-            thread = event.get("thread_ts") or event.get("ts")
+            user = event.get("user", "")
             reply = await self.converse(
                 team=_team(body, context),
-                user=event.get("user", ""),
+                user=user,
                 text=event.get("text", ""),
                 channel=event.get("channel"),
                 thread=thread,
@@ -272,35 +291,7 @@ class SlackAdapter:
             )
             if reply is not None:
                 await self._say(
-                    reply,
-                    channel=event["channel"],
-                    user=event.get("user", ""),
-                    thread=thread,
-                    direct=False,
-                )
-
-    async def _on_message(
-        self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]
-    ) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return  # channel chatter, edits, joins and bots: only direct messages and mentions count
-        async with self.inflight.track():
-            reply = await self.converse(
-                team=_team(body, context),
-                user=event.get("user", ""),
-                text=event.get("text", ""),
-                channel=event.get("channel"),
-                thread=event.get("thread_ts"),
-                event_id=body.get("event_id"),
-                bot_user_id=context.get("bot_user_id"),
-            )
-            if reply is not None:
-                await self._say(
-                    reply,
-                    channel=event["channel"],
-                    user=event.get("user", ""),
-                    thread=event.get("thread_ts"),
-                    direct=True,
+                    reply, channel=event["channel"], user=user, thread=thread, direct=direct
                 )
 
     async def _on_command(
