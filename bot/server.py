@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 DRAIN_SECONDS = 10.0
-REMINDER_EVERY = 30.0
 MAINTENANCE_EVERY = 3600.0
 
 
@@ -99,7 +98,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await _deliver(running, escalation, notes)
 
         tasks = [
-            asyncio.create_task(reminder_loop(core.services, deliver, REMINDER_EVERY)),
+            asyncio.create_task(reminder_loop(core.services, deliver, settings.reminder_interval)),
             asyncio.create_task(_maintenance(running)),
         ]
         try:

@@ -72,6 +72,8 @@ class Settings:
     database_schema: str | None = None
     admins: frozenset[str] = field(default_factory=frozenset)
     remind_after: timedelta = timedelta(minutes=60)
+    # How often the server looks for due reminders.
+    reminder_interval: float = 30.0
     log_level: str = "WARNING"
     slack: SlackConfig | None = None
 
@@ -96,6 +98,7 @@ class Settings:
             database_url=url,
             admins=admins,
             remind_after=_minutes(env, "WHOOWNS_REMIND_AFTER_MINUTES", 60),
+            reminder_interval=_minutes(env, "WHOOWNS_REMINDER_CHECK_MINUTES", 0.5).total_seconds(),
             log_level=level,
             slack=_slack(env),
             database_schema=_schema(env, url),

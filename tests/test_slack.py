@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -456,3 +457,45 @@ def test_the_manifest_is_one_paste() -> None:
     }
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"]["is_enabled"] is True
+
+
+async def test_workflows_in_slack_form(slack: FakeSlack, tmp_path: Path) -> None:
+    """Reassigning, cover, history, projects and channels, and a reminder DM from the server's loop."""
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'flows.db'}",
+        slack,
+        remind_after=timedelta(seconds=1),
+        reminder_interval=0.2,
+    )
+    server = await start_server(settings, slack)
+    try:
+        await server.command("assign <@U3> as Scrum Master", user=ADMIN)
+        await server.command("assign <@U4|pm> as Project Manager", user=ADMIN)
+        await server.command("assign <@U1> as MLOps Engineer", user=ADMIN)
+        handed = await server.mention("hand over MLOps Engineer to <@U2>", user="U1")
+        assert "<@U2> is now MLOps Engineer" in text_of(handed)
+        covered = await server.mention("I'm away until Friday, <@U1> covers", user="U3")
+        assert "<@U1> is now cover Scrum Master" in text_of(covered)
+        removed = await server.command("remove <@U2> from mlops engineer", user=ADMIN)
+        assert "no longer MLOps Engineer" in text_of(removed)
+        history = await server.mention("history of mlops engineer")
+        assert "handed over MLOps Engineer" in text_of(history)
+        changed = await server.mention("what changed today")
+        assert "removed" in text_of(changed)
+
+        await server.command("create project fraud-detection", user=ADMIN)
+        linked = await server.mention(
+            "link this channel to project fraud-detection", user=ADMIN, channel="C9"
+        )
+        assert "fraud-detection" in text_of(linked)
+        in_channel = await server.mention("who is the scrum master?", channel="C9")
+        assert "Nobody holds Scrum Master in project fraud-detection" in text_of(in_channel)
+
+        before = len(slack.calls)
+        await server.mention("escalate: blocked on GPU quota", user="U2")
+        first = await _wait_dms(server, "U1", before)  # the cover, not the Scrum Master away
+        assert "Blocker #1" in text_of(first[0])
+        reminded = await _wait_dms(server, "U4", before)  # a second later: one step up the chain
+        assert "Reminder" in text_of(reminded[0]) and buttons_of(reminded[0])
+    finally:
+        await server.runner.cleanup()
