@@ -15,6 +15,7 @@ from bot import console
 from bot.app import Core, open_core
 from bot.server import serve
 from bot.settings import Settings, SettingsError
+from bot.teams.package import PackageError, build_package
 from handlers.reminders import send_due_reminders
 from seed.catalogue import CatalogueError
 from seed.markdown import parse_roles_markdown
@@ -93,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=3978, help="port to listen on (default 3978)")
+
+    package = commands.add_parser(
+        "teams-package", help="build the Teams app package (zip) to upload"
+    )
+    package.add_argument("--app-id", required=True, help="the Azure Bot's Microsoft App ID")
+    package.add_argument(
+        "--out", type=Path, default=Path("whoowns-teams.zip"), help="the zip to write"
+    )
 
     commands.add_parser(
         "remind",
@@ -270,11 +279,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        if args.command == "teams-package":
+            manifest = build_package(args.app_id, args.out)
+            print(
+                f"wrote {args.out}: Teams app {manifest['name']} for bot {args.app_id}", file=stream
+            )
+            return 0
         if args.command == "serve":
             serve(settings, args.host, args.port, lambda line: print(line, file=stream, flush=True))
             return 0
         return asyncio.run(run(args, settings, stream))
-    except (SettingsError, CatalogueError, CommandError, migrate.SchemaTooNew) as exc:
+    except (SettingsError, CatalogueError, CommandError, PackageError, migrate.SchemaTooNew) as exc:
         print(f"whoowns: {exc}", file=sys.stderr)
         return 2
     except StoreUnavailable as exc:

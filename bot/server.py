@@ -18,8 +18,10 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.app import Core, open_core
+from bot.inflight import InFlight
 from bot.settings import Settings
-from bot.slack.adapter import InFlight, SlackAdapter
+from bot.slack.adapter import SlackAdapter
+from bot.teams.adapter import TeamsAdapter
 from handlers.message import Notification
 from handlers.reminders import reminder_loop
 from store import events
@@ -37,6 +39,7 @@ MAINTENANCE_EVERY = 3600.0
 class Running:
     core: Core
     inflight: InFlight
+    teams: TeamsAdapter
     slack: SlackAdapter | None = None
 
 
@@ -63,6 +66,15 @@ def describe(settings: Settings, host: str, port: int) -> list[str]:
         lines.append(
             f"  Slack: HTTP mode; request URL http://{host}:{port}/slack/events (behind your HTTPS proxy)"
         )
+    if settings.teams.authenticated:
+        lines.append(
+            f"  Teams: POST http://{host}:{port}/api/messages (app id {settings.teams.app_id})"
+        )
+    else:
+        lines.append(
+            f"  Teams: WARNING — POST http://{host}:{port}/api/messages runs UNAUTHENTICATED (no "
+            "MicrosoftAppId): fine for the Bot Framework Emulator, never expose it like this"
+        )
     return lines
 
 
@@ -71,6 +83,8 @@ async def _deliver(
 ) -> None:
     if escalation.platform == "slack" and running.slack is not None:
         await running.slack.deliver(notes)
+    elif escalation.platform == "teams":
+        await running.teams.deliver_in_channel(escalation.workspace, escalation.channel, notes)
     elif notes:
         log.info(
             "reminder #%s: no adapter for %s to deliver it", escalation.number, escalation.platform
@@ -87,7 +101,9 @@ async def _maintenance(running: Running) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with open_core(settings) as core:
-        running = Running(core, InFlight())
+        inflight = InFlight()
+        teams = TeamsAdapter(core.dispatcher, core.db, settings.teams, inflight)
+        running = Running(core, inflight, teams)
         if settings.slack is not None:
             running.slack = SlackAdapter(core.dispatcher, core.db, settings.slack, running.inflight)
             if settings.slack.app_token:
@@ -129,18 +145,25 @@ async def slack_events(request: web.Request) -> web.Response:
     return await slack.handle_http(request)
 
 
+async def teams_messages(request: web.Request) -> web.StreamResponse:
+    return await request.app[RUNNING].teams.handle_http(request)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_lifecycle)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/api/messages", teams_messages)
     return app
 
 
 def serve(settings: Settings, host: str, port: int, say: Callable[[str], None] = print) -> None:
     for line in describe(settings, host, port):
         say(line)
+    if not settings.teams.authenticated:
+        log.warning("Teams endpoint /api/messages is unauthenticated: set MicrosoftAppId")
     web.run_app(
         create_app(settings), host=host, port=port, shutdown_timeout=DRAIN_SECONDS, print=None
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.slack.adapter import SlackConfig
+from bot.teams.adapter import TeamsConfig
 from handlers.turn import HandlerConfig
 from store.db import DEFAULT_DATABASE_URL, normalise_url
 
@@ -38,6 +39,21 @@ def _schema(env: Mapping[str, str], url: str) -> str | None:
     if not schema.replace("_", "").isalnum():
         raise SettingsError("WHOOWNS_DATABASE_SCHEMA may hold only letters, digits and _")
     return schema
+
+
+def _teams(env: Mapping[str, str]) -> TeamsConfig:
+    """The Bot Framework's usual settings (MicrosoftAppId, …); no app id means unauthenticated."""
+    app_id = env.get("MicrosoftAppId", "").strip()
+    password = env.get("MicrosoftAppPassword", "").strip()
+    app_type = env.get("MicrosoftAppType", "").strip() or "MultiTenant"
+    tenant = env.get("MicrosoftAppTenantId", "").strip()
+    if app_type not in ("MultiTenant", "SingleTenant", "UserAssignedMSI"):
+        raise SettingsError("MicrosoftAppType must be MultiTenant, SingleTenant or UserAssignedMSI")
+    if app_id and app_type != "UserAssignedMSI" and not password:
+        raise SettingsError("MicrosoftAppId is set but MicrosoftAppPassword is not")
+    if app_type != "MultiTenant" and not tenant:
+        raise SettingsError(f"MicrosoftAppType {app_type} needs MicrosoftAppTenantId")
+    return TeamsConfig(app_id, password, app_type, tenant)
 
 
 def _slack(env: Mapping[str, str]) -> SlackConfig | None:
@@ -76,6 +92,7 @@ class Settings:
     reminder_interval: float = 30.0
     log_level: str = "WARNING"
     slack: SlackConfig | None = None
+    teams: TeamsConfig = field(default_factory=TeamsConfig)
 
     @property
     def slack_mode(self) -> str:
@@ -101,6 +118,7 @@ class Settings:
             reminder_interval=_minutes(env, "WHOOWNS_REMINDER_CHECK_MINUTES", 0.5).total_seconds(),
             log_level=level,
             slack=_slack(env),
+            teams=_teams(env),
             database_schema=_schema(env, url),
         )
 

@@ -48,6 +48,8 @@ class Message:
     # Set only by the console adapter for the operator acting as themselves: an admin by definition.
     operator: bool = False
     event_id: str | None = None
+    # Other ids of the sender that WHOOWNS_ADMINS may list (a Teams user's Azure AD object id).
+    user_aliases: tuple[str, ...] = ()
 
     def mention(self, user_id: str) -> Mention:
         """The mention for `@user_id` in the text (a bare mention when the adapter gave no name)."""

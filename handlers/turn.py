@@ -73,4 +73,6 @@ class Turn:
 
     @property
     def sender_is_admin(self) -> bool:
-        return self.message.operator or self.message.user_id in self.services.config.admins
+        admins = self.services.config.admins
+        ids = (self.message.user_id, *self.message.user_aliases)
+        return self.message.operator or any(i in admins for i in ids)

@@ -28,8 +28,9 @@ def _query() -> Any:  # a 7-column Select; its generic form differs between SQLA
     raised, acked, resolved = aliased(Person), aliased(Person), aliased(Person)
     target, current = aliased(Role), aliased(Role)
     return (
-        select(Escalation, Project, raised, target, current, acked, resolved)
+        select(Escalation, Project, raised, target, current, acked, resolved, Workspace.external_id)
         .join(Project, Project.id == Escalation.project_id)
+        .join(Workspace, Workspace.id == Escalation.workspace_id)
         .join(raised, raised.id == Escalation.raised_by_id)
         .join(target, target.id == Escalation.target_role_id)
         .join(current, current.id == Escalation.current_role_id)
@@ -39,10 +40,11 @@ def _query() -> Any:  # a 7-column Select; its generic form differs between SQLA
 
 
 def _record(row: Any) -> EscalationRecord:
-    e, project, raised, target, current, acked, resolved = row
+    e, project, raised, target, current, acked, resolved, workspace = row
     return EscalationRecord(
         id=e.id,
         number=e.number,
+        workspace=workspace,
         project_id=project.id,
         project=project.name,
         text=e.text,

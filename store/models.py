@@ -302,3 +302,18 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConversationRef(Base):
+    """Where to reach someone later (Teams proactive messages): a user's chat with the bot, or the
+    conversation of a channel. Kept in the database so that any replica can send."""
+
+    __tablename__ = "conversation_ref"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    # "user:<platform user id>" or "channel:<channel id>"
+    key: Mapped[str] = mapped_column(String(400))
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

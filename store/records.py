@@ -112,6 +112,7 @@ class AuditRecord:
 class EscalationRecord:
     id: int
     number: int
+    workspace: str  # the platform's id of the workspace: Slack team, Teams tenant
     project_id: int
     project: str
     text: str

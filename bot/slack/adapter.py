@@ -7,12 +7,10 @@ after, inside `InFlight` so that a shutdown waits for it.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -27,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.buttons import parse_click
+from bot.inflight import InFlight
 from bot.slack import render
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Mention, Message, Notification, Reply, line
@@ -50,33 +49,6 @@ class SlackConfig:
     bot_token: str = field(repr=False)
     app_token: str | None = field(default=None, repr=False)
     api_url: str = "https://slack.com/api/"
-
-
-class InFlight:
-    """Counts work still running after an ack, so a graceful shutdown can wait for it."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @asynccontextmanager
-    async def track(self) -> AsyncIterator[None]:
-        self._count += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._count -= 1
-            if self._count == 0:
-                self._idle.set()
-
-    async def drained(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._idle.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
 
 
 def normalise(text: str, bot_user_id: str | None) -> tuple[str, tuple[Mention, ...]]:

@@ -1,0 +1,312 @@
+"""Teams activities in; Adaptive Card replies and proactive notifications out.
+
+botbuilder's CloudAdapter validates the Bot Framework token (when an app id is configured) and
+talks to the connector at the activity's serviceUrl. Each user's conversation reference is kept in
+the store when they talk to the bot, so any replica can message them later; someone the bot has
+never talked to is mentioned in the conversation where the escalation was raised instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ChannelAccount, ConversationReference
+from botbuilder.schema import Mention as MentionEntity
+
+from bot.buttons import notification_buttons, parse_click
+from bot.inflight import InFlight
+from bot.teams import render
+from handlers.dispatch import Dispatcher
+from handlers.message import Choice, Line, Mention, Message, Notification, PersonMention, line
+from handlers.wording import STORE_DOWN
+from store import conversations, events
+from store.db import Database, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+_AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class TeamsConfig:
+    """The Bot Framework's usual settings; no app id means unauthenticated (the Emulator)."""
+
+    app_id: str = ""
+    app_password: str = field(default="", repr=False)
+    app_type: str = "MultiTenant"
+    tenant_id: str = ""
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.app_id)
+
+
+class _BotFrameworkConfiguration:
+    """The attribute names botbuilder's configuration classes read."""
+
+    def __init__(self, config: TeamsConfig) -> None:
+        self.APP_ID = config.app_id
+        self.APP_PASSWORD = config.app_password
+        self.APP_TYPE = config.app_type
+        self.APP_TENANTID = config.tenant_id
+
+
+def _mentions(activity: Activity) -> list[tuple[str, str, str]]:
+    """(user id, name, the <at>…</at> text) of each mention entity."""
+    found = []
+    for entity in activity.entities or []:
+        if getattr(entity, "type", None) != "mention":
+            continue
+        props: dict[str, Any] = getattr(entity, "additional_properties", None) or {}
+        mentioned = props.get("mentioned") or {}
+        if mentioned.get("id"):
+            found.append(
+                (
+                    str(mentioned["id"]),
+                    str(mentioned.get("name") or ""),
+                    str(props.get("text") or ""),
+                )
+            )
+    return found
+
+
+def normalise(activity: Activity) -> tuple[str, tuple[Mention, ...]]:
+    """The bot's own mention dropped, other `<at>Name</at>` to `@<user id>`, markup removed."""
+    text = activity.text or ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    mentions: list[Mention] = []
+    for user_id, name, at_text in _mentions(activity):
+        replacement = " " if user_id == bot_id else f"@{user_id}"
+        if user_id != bot_id and all(m.user_id != user_id for m in mentions):
+            mentions.append(Mention(user_id, name or None))
+        count = -1 if user_id == bot_id else 1  # the bot's own mention may appear more than once
+        if at_text and at_text in text:
+            text = text.replace(at_text, replacement, count)
+        elif name:
+            text = text.replace(f"<at>{name}</at>", replacement, count)
+    text = _AT.sub(lambda m: m.group(1), text)  # a mention without an entity: keep the name
+    text = _TAGS.sub(" ", text).replace("&nbsp;", " ")
+    return " ".join(text.split()), tuple(mentions)
+
+
+def _tenant(activity: Activity) -> str:
+    conversation = activity.conversation
+    tenant = conversation.tenant_id if conversation else None
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    return str(tenant or (data.get("tenant") or {}).get("id") or "teams")
+
+
+def _channel(activity: Activity) -> str | None:
+    """The Teams channel (for channel links), or the conversation of a personal or group chat."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    channel = (data.get("channel") or {}).get("id")
+    if channel:
+        return str(channel)
+    return activity.conversation.id if activity.conversation else None
+
+
+class TeamsAdapter:
+    def __init__(
+        self, dispatcher: Dispatcher, db: Database, config: TeamsConfig, inflight: InFlight
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.db = db
+        self.config = config
+        self.inflight = inflight
+        auth = ConfigurationBotFrameworkAuthentication(_BotFrameworkConfiguration(config))
+        self.adapter = CloudAdapter(auth)
+        self.adapter.on_turn_error = self._on_turn_error
+
+    # --- transport -----------------------------------------------------------------------------
+
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        """POST /api/messages: a body that is not an activity gets 400; a bad token 401."""
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected application/json"}, status=415)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "malformed JSON"}, status=400)
+        problem = _activity_problem(body)
+        if problem:
+            log.warning("teams: rejected a malformed activity: %s", problem)
+            return web.json_response({"error": problem}, status=400)
+        try:
+            response = await self.adapter.process(request, self)
+        except web.HTTPUnauthorized:
+            log.warning("teams: rejected an activity without a valid token")
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return response or web.Response(status=201)
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """botbuilder's Bot protocol: called for every activity."""
+        if turn_context.activity.type == "message":
+            async with self.inflight.track():
+                await self._on_message(turn_context)
+
+    async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        log.exception("teams: turn failed", exc_info=error)
+        await turn_context.send_activity(
+            "Sorry, something went wrong on my side. Please try again."
+        )
+
+    # --- conversation --------------------------------------------------------------------------
+
+    async def _remember(self, workspace: str, activity: Activity) -> None:
+        """Keep where to reach this user (personal chat) or this channel, for later notifications."""
+        from store import workspaces
+
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        ws = await workspaces.ensure_workspace(self.db, PLATFORM, workspace)
+        kind = activity.conversation.conversation_type if activity.conversation else None
+        if kind == "personal" and activity.from_property:
+            await conversations.save_reference(
+                self.db, ws.id, conversations.user_key(activity.from_property.id), reference
+            )
+        channel = _channel(activity)
+        if channel:
+            await conversations.save_reference(
+                self.db, ws.id, conversations.channel_key(channel), reference
+            )
+
+    async def _on_message(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        workspace = _tenant(activity)
+        choice: Choice | None = None
+        text, mentions = normalise(activity)
+        if isinstance(activity.value, dict) and render.SUBMIT_KEY in activity.value:
+            click = parse_click(str(activity.value[render.SUBMIT_KEY]))
+            if click is None:
+                log.warning("teams: a card submit we did not make: %r", activity.value)
+                return
+            text, choice = click.text, click.choice
+        try:
+            event_id = f"{activity.conversation.id}|{activity.id}" if activity.id else None
+            if event_id and not await events.claim_event(self.db, PLATFORM, event_id):
+                log.info("teams: activity %s handled already (a redelivery); ignored", event_id)
+                return
+            await self._remember(workspace, activity)
+        except StoreUnavailable:
+            await turn_context.send_activity(_activity(render.activity([line(STORE_DOWN)], [])))
+            return
+        sender = activity.from_property
+        aad = getattr(sender, "aad_object_id", None)
+        message = Message(
+            platform=PLATFORM,
+            workspace=workspace,
+            user_id=sender.id,
+            user_name=sender.name,
+            text=text,
+            channel=_channel(activity),
+            thread=activity.conversation.id,
+            mentions=mentions,
+            choice=choice,
+            event_id=event_id,
+            user_aliases=(aad,) if aad else (),
+        )
+        reply = await self.dispatcher.handle(message)
+        await turn_context.send_activity(_activity(render.reply_activity(reply)))
+        missed = await self.deliver(workspace, reply.notifications)
+        if missed:
+            await turn_context.send_activity(_activity(_mention_instead(missed)))
+
+    # --- delivery ------------------------------------------------------------------------------
+
+    async def deliver(
+        self, workspace: str, notifications: list[Notification]
+    ) -> list[Notification]:
+        """Send each notification proactively; returns those with no conversation to send them to."""
+        missed = []
+        for note in notifications:
+            reference = await conversations.find_reference(
+                self.db, PLATFORM, workspace, conversations.user_key(note.user_id)
+            )
+            if reference is None:
+                missed.append(note)
+                continue
+            await self._send(reference, render.notification_activity(note))
+        return missed
+
+    async def deliver_in_channel(
+        self, workspace: str, channel: str | None, notifications: list[Notification]
+    ) -> None:
+        """Reminders: proactive where possible, else a mention in the channel the blocker came from."""
+        missed = await self.deliver(workspace, notifications)
+        if not missed:
+            return
+        reference = (
+            await conversations.find_reference(
+                self.db, PLATFORM, workspace, conversations.channel_key(channel)
+            )
+            if channel
+            else None
+        )
+        if reference is None:
+            log.warning("teams: nowhere to reach %s", ", ".join(n.user_id for n in missed))
+            return
+        await self._send(reference, _mention_instead(missed))
+
+    async def _send(self, reference: dict[str, Any], payload: dict[str, Any]) -> None:
+        async def send(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(_activity(payload))
+
+        try:
+            await self.adapter.continue_conversation(
+                ConversationReference().deserialize(reference), send, self.config.app_id
+            )
+        except Exception as exc:  # the connector refused or is unreachable: log, never crash a turn
+            log.warning("teams: proactive message failed: %s", exc)
+
+
+def _mention_instead(missed: list[Notification]) -> dict[str, Any]:
+    """One message that mentions everyone the bot cannot DM yet, and says why."""
+    lines: list[Line] = [
+        line(
+            "I can't message these people directly until they have talked to me once, "
+            "so I'm mentioning them here:"
+        )
+    ]
+    for note in missed:
+        lines.append(line(PersonMention(note.user_id, note.name), ":"))
+        lines.extend(note.body)
+    buttons = list(dict.fromkeys(b for note in missed for b in notification_buttons(note)))
+    return render.activity(lines, buttons)
+
+
+def _activity(payload: dict[str, Any]) -> Activity:
+    """Our activity JSON as botbuilder's model; mentions as `Mention`s, which keep their fields."""
+    entities = payload.get("entities", [])
+    activity = Activity().deserialize({k: v for k, v in payload.items() if k != "entities"})
+    activity.entities = [
+        MentionEntity(
+            mentioned=ChannelAccount(id=e["mentioned"]["id"], name=e["mentioned"]["name"]),
+            text=e["text"],
+            type="mention",
+        )
+        for e in entities
+    ]
+    return activity
+
+
+def _activity_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    if not isinstance(body.get("type"), str) or not body["type"]:
+        return "an activity needs a `type`"
+    if body["type"] == "message":
+        for key in ("conversation", "from", "serviceUrl"):
+            if not body.get(key):
+                return f"a message activity needs `{key}`"
+        if not isinstance(body["conversation"], dict) or not body["conversation"].get("id"):
+            return "`conversation.id` is missing"
+        if not isinstance(body["from"], dict) or not body["from"].get("id"):
+            return "`from.id` is missing"
+    return None

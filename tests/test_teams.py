@@ -1,0 +1,372 @@
+"""Teams end to end: the real server, activities posted as Teams sends them, and a local fake of the
+Bot Framework connector (at the activities' serviceUrl) that records every reply and proactive message."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.server import create_app
+from bot.settings import Settings
+from bot.teams.adapter import TeamsConfig
+from bot.teams.package import PackageError, build_package
+from tests.fakes.botframework import (
+    FakeConnector,
+    SentActivity,
+    card_submit,
+    channel_message,
+    personal_conversation_id,
+    personal_message,
+    post_activity,
+)
+
+ADMIN = "29:admin"
+CAROL = "29:carol"
+BOB = "29:bob"
+ALICE = "29:user-1"
+
+
+@dataclass
+class Server:
+    url: str
+    connector: FakeConnector
+    runner: web.AppRunner
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.url}/api/messages"
+
+    async def post(self, activity: dict[str, Any]) -> int:
+        status, _ = await post_activity(self.messages_url, activity)
+        return status
+
+    async def personal(
+        self,
+        text: str,
+        *,
+        user: str = ALICE,
+        name: str = "Alice",
+        activity_id: str | None = None,
+        mentions: tuple[tuple[str, str], ...] = (),
+    ) -> SentActivity:
+        conversation = personal_conversation_id(user)
+        before = len(self.connector.to(conversation))
+        assert await self.post(
+            personal_message(
+                text,
+                service_url=self.connector.service_url,
+                user_id=user,
+                user_name=name,
+                activity_id=activity_id,
+                mentions=mentions,
+            )
+        ) in (200, 201)
+        return (await self.connector.wait_for(before + 1, conversation_id=conversation))[before]
+
+    async def channel(
+        self,
+        text: str,
+        *,
+        user: str = ALICE,
+        name: str = "Alice",
+        mentions: tuple[tuple[str, str], ...] = (),
+    ) -> SentActivity:
+        activity = channel_message(
+            text,
+            service_url=self.connector.service_url,
+            user_id=user,
+            user_name=name,
+            mentions=mentions,
+        )
+        conversation = activity["conversation"]["id"]
+        before = len(self.connector.to(conversation))
+        assert await self.post(activity) in (200, 201)
+        return (await self.connector.wait_for(before + 1, conversation_id=conversation))[before]
+
+
+def text_of(sent: SentActivity) -> str:
+    return str(sent.activity.get("text") or "")
+
+
+def card_actions(sent: SentActivity) -> list[dict[str, Any]]:
+    return [a for card in sent.cards for a in card.get("actions", [])]
+
+
+async def start_server(settings: Settings, connector: FakeConnector) -> Server:
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return Server(f"http://127.0.0.1:{runner.addresses[0][1]}", connector, runner)
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    async with FakeConnector() as fake:
+        yield fake
+
+
+def settings_for(tmp_path: Path, **changes: Any) -> Settings:
+    return replace(
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'teams.db'}", admins=frozenset({ADMIN})
+        ),
+        **changes,
+    )
+
+
+@pytest.fixture
+async def server(connector: FakeConnector, tmp_path: Path) -> AsyncIterator[Server]:
+    running = await start_server(settings_for(tmp_path), connector)
+    yield running
+    await running.runner.cleanup()
+
+
+async def test_personal_chat_answers_with_an_adaptive_card(server: Server) -> None:
+    reply = await server.personal("who handles data drift?")
+    assert reply.operation == "reply" and reply.reply_to_id
+    assert "Data Scientist" in text_of(reply)
+    (card,) = reply.cards
+    assert card["type"] == "AdaptiveCard" and "Manage Data Drift" in json.dumps(card["body"])
+
+
+async def test_channel_mentions_are_stripped_and_users_resolved(server: Server) -> None:
+    answered = await server.channel("who is the scrum master?")
+    assert "Scrum Master" in text_of(answered) and "whoowns" not in text_of(answered)
+    assigned = await server.channel(
+        "assign <at>Bob</at> as Tester", user=ADMIN, name="Admin", mentions=((BOB, "Bob"),)
+    )
+    assert "<at>Bob</at> is now Tester" in text_of(assigned)
+    assert {"type": "mention", "text": "<at>Bob</at>", "mentioned": {"id": BOB, "name": "Bob"}} in (
+        assigned.activity["entities"]
+    )
+    who = await server.personal("who is the tester?")
+    assert "<at>Bob</at>" in text_of(who)
+
+
+async def test_refusals_name_who_can(server: Server) -> None:
+    refused = await server.personal("assign <at>Bob</at> as Team Lead", mentions=((BOB, "Bob"),))
+    assert "Only a workspace admin" in text_of(refused)
+
+
+async def test_card_choices_answer_and_teach(server: Server) -> None:
+    asked = await server.personal("who handles metrics")
+    actions = card_actions(asked)
+    assert len(actions) == 3 and all(a["type"] == "Action.Submit" for a in actions)
+    picked = next(a for a in actions if "MLOps" in a["title"])
+    conversation = personal_conversation_id(ALICE)
+    before = len(server.connector.to(conversation))
+    status = await server.post(
+        card_submit(
+            picked["data"],
+            service_url=server.connector.service_url,
+            conversation="personal",
+            reply_to_id=asked.response_id,
+        )
+    )
+    assert status in (200, 201)
+    answer = (await server.connector.wait_for(before + 1, conversation_id=conversation))[before]
+    assert "MLOps Engineer" in text_of(answer)
+    again = await server.personal("who handles metrics?", user=BOB, name="Bob")
+    assert "MLOps Engineer" in text_of(again) and card_actions(again) == []
+
+
+async def test_escalation_reaches_a_holder_proactively_and_the_card_acks(server: Server) -> None:
+    await server.personal("hi", user=CAROL, name="Carol")  # Carol has talked to the bot once
+    await server.channel(
+        "assign <at>Carol</at> as Scrum Master",
+        user=ADMIN,
+        name="Admin",
+        mentions=((CAROL, "Carol"),),
+    )
+    await server.personal("hello", user=ALICE)
+    carol_chat = personal_conversation_id(CAROL)
+    before = len(server.connector.to(carol_chat))
+    raised = await server.channel("escalate: blocked on GPU quota")
+    assert "#1" in text_of(raised)
+    notice = (await server.connector.wait_for(before + 1, conversation_id=carol_chat))[before]
+    assert "blocked on GPU quota" in text_of(notice)
+    ack = next(a for a in card_actions(notice) if a["title"] == "Acknowledge")
+    alice_chat = personal_conversation_id(ALICE)
+    told_before = len(server.connector.to(alice_chat))
+    await server.post(
+        card_submit(
+            ack["data"],
+            service_url=server.connector.service_url,
+            conversation="personal",
+            reply_to_id=notice.response_id,
+            user_id=CAROL,
+            user_name="Carol",
+        )
+    )
+    acked = await server.connector.wait_for(before + 2, conversation_id=carol_chat)
+    assert "acknowledged" in text_of(acked[-1])
+    told = await server.connector.wait_for(told_before + 1, conversation_id=alice_chat)
+    assert "acknowledged your blocker #1" in text_of(told[-1])
+
+
+async def test_a_holder_who_never_talked_to_the_bot_is_mentioned_where_it_was_raised(
+    server: Server,
+) -> None:
+    await server.channel(
+        "assign <at>Bob</at> as Scrum Master", user=ADMIN, name="Admin", mentions=((BOB, "Bob"),)
+    )
+    activity = channel_message(
+        "escalate: blocked on GPU quota", service_url=server.connector.service_url
+    )
+    await server.post(activity)
+    sent = await server.connector.wait_for(2, conversation_id=activity["conversation"]["id"])
+    fallback = text_of(sent[1])
+    assert "can't message these people directly" in fallback and "<at>Bob</at>" in fallback
+    assert any(e["mentioned"]["id"] == BOB for e in sent[1].activity["entities"])
+
+
+async def test_a_redelivered_activity_is_answered_once(server: Server) -> None:
+    await server.personal("escalate: blocked on GPU quota", activity_id="act-1")
+    status = await server.post(
+        personal_message(
+            "escalate: blocked on GPU quota",
+            service_url=server.connector.service_url,
+            activity_id="act-1",
+        )
+    )
+    assert status in (200, 201)
+    listed = await server.personal("blockers")
+    assert "#1" in text_of(listed) and "#2" not in text_of(listed)
+    assert len(server.connector.to(personal_conversation_id(ALICE))) == 2
+
+
+async def test_bodies_that_are_not_activities_get_400(server: Server) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            server.messages_url, data="{not json", headers={"Content-Type": "application/json"}
+        ) as response:
+            assert response.status == 400
+        bodies: tuple[Any, ...] = (
+            [],
+            {"text": "no type"},
+            {"type": "message", "text": "x"},
+            {
+                "type": "message",
+                "conversation": {},
+                "from": {"id": "29:x"},
+                "serviceUrl": "http://x",
+            },
+        )
+        for body in bodies:
+            async with session.post(server.messages_url, json=body) as response:
+                assert response.status == 400, body
+        async with session.post(
+            server.messages_url, data="x", headers={"Content-Type": "text/plain"}
+        ) as response:
+            assert response.status == 415
+    assert server.connector.sent == []
+
+
+async def test_with_an_app_id_unauthenticated_requests_get_401(
+    connector: FakeConnector, tmp_path: Path
+) -> None:
+    config = TeamsConfig(app_id="00000000-0000-0000-0000-000000000001", app_password="secret")
+    running = await start_server(settings_for(tmp_path, teams=config), connector)
+    try:
+        status = await running.post(
+            personal_message("escalate: forged", service_url=connector.service_url)
+        )
+        assert status == 401
+        assert connector.sent == []
+    finally:
+        await running.runner.cleanup()
+
+
+async def test_reminders_reach_teams_users_from_the_server_loop(
+    connector: FakeConnector, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, remind_after=timedelta(seconds=1), reminder_interval=0.2)
+    running = await start_server(settings, connector)
+    try:
+        await running.personal("hi", user=CAROL, name="Carol")
+        await running.personal("hi", user=BOB, name="Bob")
+        await running.channel(
+            "assign <at>Carol</at> as Scrum Master",
+            user=ADMIN,
+            name="Admin",
+            mentions=((CAROL, "Carol"),),
+        )
+        await running.channel(
+            "assign <at>Bob</at> as Project Manager",
+            user=ADMIN,
+            name="Admin",
+            mentions=((BOB, "Bob"),),
+        )
+        bob_chat = personal_conversation_id(BOB)
+        before = len(connector.to(bob_chat))
+        await running.channel("escalate: blocked on GPU quota")
+        reminder = (await connector.wait_for(before + 1, conversation_id=bob_chat, timeout=10))[
+            before
+        ]
+        assert "Reminder" in text_of(reminder)
+    finally:
+        await running.runner.cleanup()
+
+
+def test_the_package_holds_a_valid_manifest_with_the_bot_id(tmp_path: Path) -> None:
+    app_id = "12345678-1234-1234-1234-123456789abc"
+    out = tmp_path / "whoowns-teams.zip"
+    build_package(app_id, out)
+    with zipfile.ZipFile(out) as package:
+        assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(package.read("manifest.json"))
+        assert package.read("color.png").startswith(b"\x89PNG")
+    assert manifest["id"] == app_id and manifest["bots"][0]["botId"] == app_id
+    assert "{{" not in json.dumps(manifest)
+    with pytest.raises(PackageError, match="GUID"):
+        build_package("not-an-id", out)
+
+
+async def test_a_store_outage_gets_a_short_message(connector: FakeConnector) -> None:
+    import uuid
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _asyncpg_dsn, postgres_url
+    from tests.fakes.tcp_proxy import TcpProxy
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs PostgreSQL (WHOOWNS_TEST_DATABASE_URL) to put a proxy in front of it")
+    target = make_url(url)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(url))
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+            proxied = target.set(host="127.0.0.1", port=proxy.port)
+            settings = Settings(
+                database_url=proxied.render_as_string(hide_password=False), database_schema=schema
+            )
+            running = await start_server(settings, connector)
+            try:
+                assert "Data Scientist" in text_of(
+                    await running.personal("who handles data drift?")
+                )
+                await proxy.stop()
+                down = await running.personal("who handles data drift?")
+                assert "can't reach my store" in text_of(down)
+                await proxy.start()
+                assert "Data Scientist" in text_of(
+                    await running.personal("who handles data drift?")
+                )
+            finally:
+                await running.runner.cleanup()
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
