@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -20,6 +21,7 @@ from handlers.matching.registry import MatcherRegistry
 from handlers.turn import HandlerConfig, Services
 from store import migrate
 from store.db import Database
+from tests.fakes.tcp_proxy import TcpProxy
 
 PG_ENV = "WHOOWNS_TEST_DATABASE_URL"
 REPO = Path(__file__).resolve().parent.parent
@@ -81,3 +83,25 @@ def services(database: Database, config: HandlerConfig) -> Services:
 @pytest.fixture
 def dispatcher(services: Services) -> Dispatcher:
     return Dispatcher(services)
+
+
+@asynccontextmanager
+async def proxied_postgres() -> AsyncIterator[tuple[str, str, TcpProxy]]:
+    """PostgreSQL behind a TCP proxy the test can stop and start: (url through it, schema, proxy).
+
+    Skips the test when no PostgreSQL is configured.
+    """
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"needs PostgreSQL ({PG_ENV}) to put a proxy in front of it")
+    target = make_url(url)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(url))
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+            proxied = target.set(host="127.0.0.1", port=proxy.port)
+            yield proxied.render_as_string(hide_password=False), schema, proxy
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()

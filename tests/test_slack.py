@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 from aiohttp import web
-from sqlalchemy.engine import make_url
 
 from bot.server import create_app
 from bot.settings import Settings
 from bot.slack.adapter import SlackConfig, normalise
-from tests.conftest import _asyncpg_dsn, postgres_url
+from tests.conftest import proxied_postgres
 from tests.fakes.slack import (
     FORM,
     JSON,
@@ -36,7 +34,6 @@ from tests.fakes.slack import (
     post_signed,
     url_verification_body,
 )
-from tests.fakes.tcp_proxy import TcpProxy
 
 SECRET = "test-signing-secret"
 ADMIN = "UADMIN"
@@ -396,39 +393,23 @@ async def test_socket_mode_receives_events_and_acks(slack: FakeSlack, tmp_path: 
 
 
 async def test_a_database_outage_gets_a_short_reply_and_recovers(slack: FakeSlack) -> None:
-    url = postgres_url()
-    if url is None:
-        pytest.skip("needs PostgreSQL (WHOOWNS_TEST_DATABASE_URL) to put a proxy in front of it")
-    target = make_url(url)
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(url))
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-            proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(
-                hide_password=False
-            )
-            running = await start_server(
-                settings_for(proxied, slack, database_schema=schema), slack
-            )
-            try:
-                assert "Data Scientist" in text_of(await running.mention("who handles data drift?"))
-                await proxy.stop()
-                down = await running.mention("who handles data drift?")
-                assert "can't reach my store" in text_of(down)
-                async with (
-                    aiohttp.ClientSession() as session,
-                    session.get(f"{running.url}/healthz") as r,
-                ):
-                    assert r.status == 503
-                await proxy.start()  # same port: the database is back
-                back = await running.mention("who handles data drift?")
-                assert "Data Scientist" in text_of(back)
-            finally:
-                await running.runner.cleanup()
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
+    async with proxied_postgres() as (url, schema, proxy):
+        running = await start_server(settings_for(url, slack, database_schema=schema), slack)
+        try:
+            assert "Data Scientist" in text_of(await running.mention("who handles data drift?"))
+            await proxy.stop()
+            down = await running.mention("who handles data drift?")
+            assert "can't reach my store" in text_of(down)
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"{running.url}/healthz") as r,
+            ):
+                assert r.status == 503
+            await proxy.start()  # same port: the database is back
+            back = await running.mention("who handles data drift?")
+            assert "Data Scientist" in text_of(back)
+        finally:
+            await running.runner.cleanup()
 
 
 def test_the_manifest_is_one_paste() -> None:

@@ -19,6 +19,7 @@ from bot.server import create_app
 from bot.settings import Settings
 from bot.teams.adapter import TeamsConfig
 from bot.teams.package import PackageError, build_package
+from tests.conftest import proxied_postgres
 from tests.fakes.botframework import (
     FakeConnector,
     SentActivity,
@@ -332,41 +333,14 @@ def test_the_package_holds_a_valid_manifest_with_the_bot_id(tmp_path: Path) -> N
 
 
 async def test_a_store_outage_gets_a_short_message(connector: FakeConnector) -> None:
-    import uuid
-
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import _asyncpg_dsn, postgres_url
-    from tests.fakes.tcp_proxy import TcpProxy
-
-    url = postgres_url()
-    if url is None:
-        pytest.skip("needs PostgreSQL (WHOOWNS_TEST_DATABASE_URL) to put a proxy in front of it")
-    target = make_url(url)
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(url))
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-            proxied = target.set(host="127.0.0.1", port=proxy.port)
-            settings = Settings(
-                database_url=proxied.render_as_string(hide_password=False), database_schema=schema
-            )
-            running = await start_server(settings, connector)
-            try:
-                assert "Data Scientist" in text_of(
-                    await running.personal("who handles data drift?")
-                )
-                await proxy.stop()
-                down = await running.personal("who handles data drift?")
-                assert "can't reach my store" in text_of(down)
-                await proxy.start()
-                assert "Data Scientist" in text_of(
-                    await running.personal("who handles data drift?")
-                )
-            finally:
-                await running.runner.cleanup()
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
+    async with proxied_postgres() as (url, schema, proxy):
+        running = await start_server(Settings(database_url=url, database_schema=schema), connector)
+        try:
+            assert "Data Scientist" in text_of(await running.personal("who handles data drift?"))
+            await proxy.stop()
+            down = await running.personal("who handles data drift?")
+            assert "can't reach my store" in text_of(down)
+            await proxy.start()
+            assert "Data Scientist" in text_of(await running.personal("who handles data drift?"))
+        finally:
+            await running.runner.cleanup()

@@ -37,11 +37,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.local_server import LocalServer
 
 CHANNEL_ID = "msteams"
 BOT_ID = "28:bot"
@@ -527,7 +529,7 @@ def _error(status: int, code: str | None = None, message: str | None = None) -> 
     }
 
 
-class FakeConnector:
+class FakeConnector(LocalServer):
     """The Bot Connector REST API (v3 conversations) on 127.0.0.1, random port.
 
     Use as `async with FakeConnector() as connector:` (or `await start()` / `await close()`),
@@ -547,44 +549,18 @@ class FakeConnector:
     """
 
     def __init__(self, *, base_path: str = "/") -> None:
+        super().__init__()
         self.base_path = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
         self.sent: list[SentActivity] = []
         self._changed = asyncio.Condition()
         self._failure: tuple[int, int | None, str | None] | None = None
         self._conversations: dict[tuple[str, ...], str] = {}
         self._conv_ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ---- lifecycle
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeConnector is not started")
-        return self._port
 
     @property
     def service_url(self) -> str:

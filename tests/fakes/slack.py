@@ -25,11 +25,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from tests.fakes.local_server import LocalServer
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -408,7 +410,7 @@ def _decode_arg(key: str, value: str) -> Any:
     return value
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     """Slack's Web API, response_url endpoints and Socket Mode on 127.0.0.1 (random port).
 
     Use as `async with FakeSlack() as slack:` (or `await slack.start()` / `await slack.close()`).
@@ -423,6 +425,7 @@ class FakeSlack:
         app_id: str = "A1",
         users: dict[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self.team_id = team_id
         self.team = team
         self.team_domain = team_domain
@@ -440,8 +443,6 @@ class FakeSlack:
         self._view_ids = itertools.count(1)
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._handlers: dict[str, Callable[[dict[str, Any], str | None], JsonDict]] = {
             "auth.test": self._auth_test,
             "users.info": self._users_info,
@@ -455,40 +456,11 @@ class FakeSlack:
 
     # ---- lifecycle
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/responses/{name}", self._response_url)
         app.router.add_get("/socket", self._socket)
         app.on_shutdown.append(self._close_sockets)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
