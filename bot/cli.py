@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot import console
+from bot import console, logs
 from bot.app import Core, open_core
 from bot.server import serve
 from bot.settings import Settings, SettingsError
@@ -276,9 +276,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        default_format = "json" if args.command == "serve" else "text"
+        logs.configure(settings.log_level, json=(settings.log_format or default_format) == "json")
         if args.command == "teams-package":
             manifest = build_package(args.app_id, args.out)
             print(

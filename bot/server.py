@@ -15,16 +15,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy.engine import make_url
 
 from bot.app import Core, open_core
 from bot.inflight import InFlight
+from bot.logs import REQUEST_ID, new_request_id
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
 from bot.teams.adapter import TeamsAdapter
 from handlers.message import Notification
 from handlers.reminders import reminder_loop
-from store import events
+from store import escalations, events
 from store.db import StoreUnavailable
 from store.records import EscalationRecord
 
@@ -40,6 +43,7 @@ class Running:
     core: Core
     inflight: InFlight
     teams: TeamsAdapter
+    metrics: Metrics
     slack: SlackAdapter | None = None
 
 
@@ -103,7 +107,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     async with open_core(settings) as core:
         inflight = InFlight()
         teams = TeamsAdapter(core.dispatcher, core.db, settings.teams, inflight)
-        running = Running(core, inflight, teams)
+        metrics = Metrics()
+        core.dispatcher.observers.append(metrics.observe)
+        running = Running(core, inflight, teams, metrics)
         if settings.slack is not None:
             running.slack = SlackAdapter(core.dispatcher, core.db, settings.slack, running.inflight)
             if settings.slack.app_token:
@@ -138,6 +144,35 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    running = request.app[RUNNING]
+    try:
+        running.metrics.open_escalations.set(await escalations.count_open(running.core.db))
+    except StoreUnavailable:
+        running.metrics.errors.labels("store_unavailable").inc()
+    return web.Response(body=running.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request id on every log line of the request, and unexpected errors logged and counted."""
+    request_id = new_request_id(request.headers.get("X-Request-Id"))
+    token = REQUEST_ID.set(request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if RUNNING in request.app:
+            request.app[RUNNING].metrics.errors.labels("exception").inc()
+        response = web.json_response({"error": "internal error"}, status=500)
+    finally:
+        REQUEST_ID.reset(token)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
 async def slack_events(request: web.Request) -> web.Response:
     slack = request.app[RUNNING].slack
     if slack is None:
@@ -150,10 +185,11 @@ async def teams_messages(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[request_context])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_lifecycle)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/api/messages", teams_messages)
     return app

@@ -30,6 +30,13 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> timedelta:
     return timedelta(minutes=value)
 
 
+def _log_format(env: Mapping[str, str]) -> str | None:
+    value = env.get("LOG_FORMAT", "").strip().lower() or None
+    if value not in (None, "json", "text"):
+        raise SettingsError(f"LOG_FORMAT must be json or text, not {value!r}")
+    return value
+
+
 def _schema(env: Mapping[str, str], url: str) -> str | None:
     schema = env.get("WHOOWNS_DATABASE_SCHEMA", "").strip() or None
     if schema is None:
@@ -91,6 +98,9 @@ class Settings:
     # How often the server looks for due reminders.
     reminder_interval: float = 30.0
     log_level: str = "WARNING"
+    # "json" (one object per line, for log collectors) or "text"; None: json for the server, text
+    # for the command line.
+    log_format: str | None = None
     slack: SlackConfig | None = None
     teams: TeamsConfig = field(default_factory=TeamsConfig)
 
@@ -117,6 +127,7 @@ class Settings:
             remind_after=_minutes(env, "WHOOWNS_REMIND_AFTER_MINUTES", 60),
             reminder_interval=_minutes(env, "WHOOWNS_REMINDER_CHECK_MINUTES", 0.5).total_seconds(),
             log_level=level,
+            log_format=_log_format(env),
             slack=_slack(env),
             teams=_teams(env),
             database_schema=_schema(env, url),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from handlers.intents import build_router
 from handlers.message import Message, Reply, line
@@ -18,17 +20,27 @@ CONSOLE_WORKSPACE_NAME = "Console"
 MAX_MESSAGE_CHARS = 4000
 
 
+Observer = Callable[[Message, Reply, float], None]
+
+
 class Dispatcher:
     def __init__(self, services: Services, router: Router | None = None) -> None:
         self.services = services
         self.router = router or build_router()
+        # Called with every message, its reply and the seconds it took (metrics, for one).
+        self.observers: list[Observer] = []
 
     async def handle(self, message: Message) -> Reply:
+        started = time.perf_counter()
         try:
-            return await self._handle(message)
+            reply = await self._handle(message)
         except StoreUnavailable:
             log.warning("store unavailable while handling a %s message", message.platform)
-            return Reply(intent="error", body=[line(STORE_DOWN)], outcome="unknown", private=True)
+            reply = Reply(intent="error", body=[line(STORE_DOWN)], outcome="unknown", private=True)
+        elapsed = time.perf_counter() - started
+        for observe in self.observers:
+            observe(message, reply, elapsed)
+        return reply
 
     async def _handle(self, message: Message) -> Reply:
         db = self.services.db

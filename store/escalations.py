@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -254,3 +254,12 @@ async def workspaces_with_due_reminders(db: Database, now: datetime) -> list[int
             .distinct()
         )
         return list(rows)
+
+
+async def count_open(db: Database) -> int:
+    """Escalations not yet resolved, across workspaces (the metrics gauge)."""
+    async with db.transaction() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Escalation).where(Escalation.status.in_(ACTIVE))
+        )
+        return int(count or 0)
