@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -173,7 +174,7 @@ async def _check_replicas(first: str, second: str, slack: FakeSlack, pg: str, sc
         await post_signed(
             f"{second}/slack/events", event_body(event), secret=SECRET, content_type=JSON
         )
-        assert await _wait(lambda ts=ts: _thread_replies(slack, ts), 5)
+        assert await _wait(partial(_thread_replies, slack, ts), 5)
         reply = _thread_replies(slack, ts)[0]
         if not any(b["type"] == "actions" for b in reply.args["blocks"]):
             answered = "MLOps Engineer" in reply.args["text"]

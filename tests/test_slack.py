@@ -486,10 +486,13 @@ async def test_metrics_count_requests_outcomes_and_open_escalations(server: Serv
     await server.mention("who handles data drift?")
     await server.mention("tell me a joke")
     await server.mention("escalate: blocked on GPU quota")
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{server.url}/metrics", headers={"X-Request-Id": "abc123"}) as r:
-            assert r.status == 200 and r.headers["X-Request-Id"] == "abc123"
-            body = await r.text()
+    headers = {"X-Request-Id": "abc123"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/metrics", headers=headers) as r,
+    ):
+        assert r.status == 200 and r.headers["X-Request-Id"] == "abc123"
+        body = await r.text()
     assert 'whoowns_requests_total{intent="who_owns",platform="slack"} 2.0' in body
     assert 'whoowns_requests_total{intent="escalate",platform="slack"} 1.0' in body
     assert 'whoowns_answer_outcomes_total{outcome="answer"} 1.0' in body
