@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from handlers.intents import build_router
@@ -13,11 +14,13 @@ from handlers.turn import Services, Turn
 from handlers.wording import STORE_DOWN, refusal
 from store import people, workspaces
 from store.db import StoreUnavailable
+from store.records import PersonRecord, WorkspaceRef
 
 log = logging.getLogger(__name__)
 
 CONSOLE_WORKSPACE_NAME = "Console"
 MAX_MESSAGE_CHARS = 4000
+KNOWN_PEOPLE = 20_000
 
 
 Observer = Callable[[Message, Reply, float], None]
@@ -29,6 +32,10 @@ class Dispatcher:
         self.router = router or build_router()
         # Called with every message, its reply and the seconds it took (metrics, for one).
         self.observers: list[Observer] = []
+        # Rows that never change once made (a workspace's id; a person's id and name), remembered so
+        # that a question costs no writes: the store stays the truth, this only saves round trips.
+        self._workspaces: dict[tuple[str, str], WorkspaceRef] = {}
+        self._people: OrderedDict[tuple[int, str], PersonRecord] = OrderedDict()
 
     async def handle(self, message: Message) -> Reply:
         started = time.perf_counter()
@@ -44,9 +51,7 @@ class Dispatcher:
 
     async def _handle(self, message: Message) -> Reply:
         db = self.services.db
-        workspace = await workspaces.ensure_workspace(
-            db, message.platform, message.workspace, message.workspace_name
-        )
+        workspace = await self._workspace(message)
         project = await workspaces.resolve_project(
             db, workspace.id, message.channel, message.project
         )
@@ -56,7 +61,7 @@ class Dispatcher:
                 f"There is no project called “{message.project}”. Say “projects” to see them.",
                 project=message.project,
             )
-        sender = await people.ensure_person(db, workspace.id, message.user_id, message.user_name)
+        sender = await self._person(workspace.id, message)
         text = message.text.strip()
         if len(text) > MAX_MESSAGE_CHARS:
             text = text[:MAX_MESSAGE_CHARS]
@@ -64,3 +69,27 @@ class Dispatcher:
         route, match = self.router.route(text)
         log.debug("routing %r to %s", text[:80], route.intent)
         return await route.handler(turn, match)
+
+    async def _workspace(self, message: Message) -> WorkspaceRef:
+        key = (message.platform, message.workspace)
+        found = self._workspaces.get(key)
+        if found is None:
+            found = await workspaces.ensure_workspace(
+                self.services.db, message.platform, message.workspace, message.workspace_name
+            )
+            self._workspaces[key] = found
+        return found
+
+    async def _person(self, workspace_id: int, message: Message) -> PersonRecord:
+        key = (workspace_id, message.user_id)
+        known = self._people.get(key)
+        if known is not None and message.user_name in (None, known.name):
+            self._people.move_to_end(key)
+            return known
+        person = await people.ensure_person(
+            self.services.db, workspace_id, message.user_id, message.user_name
+        )
+        self._people[key] = person
+        if len(self._people) > KNOWN_PEOPLE:
+            self._people.popitem(last=False)
+        return person

@@ -56,7 +56,7 @@ async def holders(
     if role_ids is not None:
         query = query.where(Assignment.role_id.in_(list(role_ids)))
     out: dict[int, list[Holder]] = defaultdict(list)
-    async with db.transaction() as session:
+    async with db.reading() as session:
         for assignment, person, covers_for in await session.execute(query):
             out[assignment.role_id].append(
                 Holder(
@@ -75,7 +75,7 @@ async def holdings(
     db: Database, project_id: int, person_id: int, *, at: datetime | None = None
 ) -> list[Holding]:
     when = _now(at)
-    async with db.transaction() as session:
+    async with db.reading() as session:
         rows = await session.execute(
             select(Assignment, Role)
             .join(Role, Role.id == Assignment.role_id)
@@ -103,7 +103,7 @@ def _assignment_record(assignment: Assignment, person: Person, role: Role) -> As
 
 
 async def role_history(db: Database, project_id: int, role_id: int) -> list[AssignmentRecord]:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         rows = await session.execute(
             select(Assignment, Person, Role)
             .join(Person, Person.id == Assignment.person_id)
@@ -263,7 +263,7 @@ async def apply_change_in(
 async def active_assignments(db: Database, workspace_id: int) -> list[tuple[str, AssignmentRecord]]:
     """Every current assignment of a workspace with its project name, for export."""
     now = datetime.now(UTC)
-    async with db.transaction() as session:
+    async with db.reading() as session:
         rows = await session.execute(
             select(Assignment, Person, Role, Project)
             .join(Person, Person.id == Assignment.person_id)

@@ -83,7 +83,7 @@ async def audit_entries(
     if role_id is not None:
         query = query.where(AuditEntry.role_id == role_id)
     query = query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)
-    async with db.transaction() as session:
+    async with db.reading() as session:
         return [
             AuditRecord(
                 id=entry.id,

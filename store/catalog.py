@@ -16,7 +16,7 @@ from store.records import Catalog, ResponsibilityRecord, RoleRecord
 
 
 async def load_catalog(db: Database, workspace_id: int) -> Catalog:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         workspace = await session.get_one(Workspace, workspace_id)
         roles = (
             await session.scalars(
@@ -57,7 +57,7 @@ def _role_record(role: Role) -> RoleRecord:
 
 async def catalog_version(db: Database, workspace_id: int) -> int:
     """Cheap check each replica makes before trusting its in-memory matcher index."""
-    async with db.transaction() as session:
+    async with db.reading() as session:
         version = await session.scalar(
             select(Workspace.catalog_version).where(Workspace.id == workspace_id)
         )

@@ -40,7 +40,7 @@ async def save_reference(
 async def find_reference(
     db: Database, platform: str, workspace: str, key: str
 ) -> dict[str, Any] | None:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         reference = await session.scalar(
             select(ConversationRef.reference)
             .join(Workspace, Workspace.id == ConversationRef.workspace_id)

@@ -44,9 +44,10 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
     # pysqlite's implicit transactions start lazily and upgrade to a write lock mid-way, which
-    # deadlocks two concurrent writers; take the write lock up front with BEGIN IMMEDIATE instead.
+    # deadlocks two concurrent writers; writers take the lock up front with BEGIN IMMEDIATE, while
+    # readers (a second engine) use a plain BEGIN and, in WAL mode, never wait for a writer.
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -60,7 +61,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 class Database:
@@ -76,9 +77,13 @@ class Database:
             if schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self.read_engine = self.engine
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
+            self.read_engine = create_async_engine(self.url, **kwargs)
+            _configure_sqlite(self.read_engine, "BEGIN")
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -86,9 +91,22 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any error."""
+        """One unit of work that may write: commits on success, rolls back on any error."""
+        async with self._begin(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads (on SQLite it does not take the write lock)."""
+        async with self._begin(self._read_sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _begin(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
         try:
-            async with self._sessions() as session, session.begin():
+            async with sessions() as session, session.begin():
                 yield session
         except (OSError, OperationalError, DBAPIError) as exc:
             if _is_connection_problem(exc):
@@ -106,6 +124,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def _is_connection_problem(exc: BaseException) -> bool:

@@ -125,7 +125,7 @@ async def raise_escalation(
 
 
 async def find_escalation(db: Database, workspace_id: int, number: int) -> EscalationRecord | None:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         row = (
             await session.execute(
                 _query().where(Escalation.workspace_id == workspace_id, Escalation.number == number)
@@ -196,7 +196,7 @@ async def list_escalations(
         mine.append(Escalation.target_role_id.in_(list(role_ids)))
     if mine:
         query = query.where(or_(*mine))
-    async with db.transaction() as session:
+    async with db.reading() as session:
         rows = await session.execute(query.order_by(Escalation.number))
         return [_record(tuple(row)) for row in rows]
 
@@ -243,7 +243,7 @@ async def claim_due_reminders(
 
 
 async def workspaces_with_due_reminders(db: Database, now: datetime) -> list[int]:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         rows = await session.scalars(
             select(Escalation.workspace_id)
             .where(
@@ -258,7 +258,7 @@ async def workspaces_with_due_reminders(db: Database, now: datetime) -> list[int
 
 async def count_open(db: Database) -> int:
     """Escalations not yet resolved, across workspaces (the metrics gauge)."""
-    async with db.transaction() as session:
+    async with db.reading() as session:
         count = await session.scalar(
             select(func.count()).select_from(Escalation).where(Escalation.status.in_(ACTIVE))
         )

@@ -62,7 +62,7 @@ async def ensure_person(
 async def find_person(db: Database, workspace_id: int, name_or_id: str) -> PersonRecord | None:
     """A person by platform user id, or by display name (case-insensitive) when it is unambiguous."""
     wanted = name_or_id.strip().lstrip("@")
-    async with db.transaction() as session:
+    async with db.reading() as session:
         matches = (
             await session.scalars(
                 select(Person)
@@ -84,7 +84,7 @@ async def find_person(db: Database, workspace_id: int, name_or_id: str) -> Perso
 async def display_names(db: Database, workspace_id: int, user_ids: list[str]) -> dict[str, str]:
     if not user_ids:
         return {}
-    async with db.transaction() as session:
+    async with db.reading() as session:
         rows = await session.execute(
             select(Person.platform_user_id, Person.display_name).where(
                 Person.workspace_id == workspace_id, Person.platform_user_id.in_(user_ids)
@@ -97,7 +97,7 @@ async def fresh_display_name(
     db: Database, platform: str, workspace: str, user_id: str, max_age: timedelta
 ) -> str | None:
     """The stored display name if it was refreshed within `max_age`; None means ask the platform."""
-    async with db.transaction() as session:
+    async with db.reading() as session:
         row = (
             await session.execute(
                 select(Person.display_name, Person.updated_at)

@@ -82,7 +82,7 @@ async def ensure_workspace(
 
 
 async def find_workspace(db: Database, platform: str, external_id: str) -> WorkspaceRef | None:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         workspace = await session.scalar(
             select(Workspace).where(
                 Workspace.platform == platform, Workspace.external_id == external_id
@@ -108,7 +108,7 @@ async def resolve_project(
 
     None only when a project was named that does not exist.
     """
-    async with db.transaction() as session:
+    async with db.reading() as session:
         if name:
             project = await session.scalar(
                 select(Project).where(
@@ -130,7 +130,7 @@ async def resolve_project(
 
 
 async def list_projects(db: Database, workspace_id: int) -> list[ProjectRef]:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         projects = await session.scalars(
             select(Project).where(Project.workspace_id == workspace_id).order_by(Project.name_key)
         )
@@ -219,7 +219,7 @@ async def link_channel(
 
 
 async def linked_channels(db: Database, workspace_id: int) -> dict[int, list[str]]:
-    async with db.transaction() as session:
+    async with db.reading() as session:
         rows = await session.execute(
             select(ChannelLink.project_id, ChannelLink.channel_id).where(
                 ChannelLink.workspace_id == workspace_id

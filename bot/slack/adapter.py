@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -87,6 +88,7 @@ class SlackAdapter:
         )
         self.verifier = SignatureVerifier(config.signing_secret)
         self.socket: AsyncSocketModeHandler | None = None
+        self._names: dict[tuple[str, str], tuple[str, float]] = {}
         self._register()
 
     # --- transport -----------------------------------------------------------------------------
@@ -153,7 +155,16 @@ class SlackAdapter:
     # --- conversation --------------------------------------------------------------------------
 
     async def _name(self, team: str, user: str) -> str | None:
-        """Display names from users.info, cached in the store for a day."""
+        """Display names from users.info, cached in the store (and in memory) for a day."""
+        remembered = self._names.get((team, user))
+        if remembered and time.monotonic() - remembered[1] < NAME_MAX_AGE.total_seconds():
+            return remembered[0]
+        name = await self._lookup_name(team, user)
+        if name:
+            self._names[(team, user)] = (name, time.monotonic())
+        return name
+
+    async def _lookup_name(self, team: str, user: str) -> str | None:
         try:
             cached = await people.fresh_display_name(self.db, PLATFORM, team, user, NAME_MAX_AGE)
         except StoreUnavailable:
