@@ -36,6 +36,8 @@ def start_of(day: date) -> datetime:
 
 def end_of(day: date) -> datetime:
     """Covers run through the day named: "until Friday" lapses when Friday is over (UTC)."""
+    if day >= date.max:
+        return datetime.max.replace(tzinfo=UTC)  # "until 9999-12-31": no day after it to start
     return start_of(day + timedelta(days=1))
 
 
@@ -60,11 +62,10 @@ def period(text: str, now: datetime) -> tuple[datetime, datetime, str] | None:
         first = today.replace(day=1)
         if named == "last month":
             first = (first - timedelta(days=1)).replace(day=1)
-        following = (first + timedelta(days=32)).replace(day=1)
-        return start_of(first), start_of(following), named
+        return start_of(first), _month_after(first), named
     if named in ("this year", "last year"):
         year = today.year - (named == "last year")
-        return start_of(date(year, 1, 1)), start_of(date(year + 1, 1, 1)), named
+        return start_of(date(year, 1, 1)), end_of(date(year, 12, 31)), named
     if match["on"]:
         on = parse_day(match["on"], now, prefer="past")
         return (start_of(on), end_of(on), f"on {on:%d %b %Y}") if on else None
@@ -75,5 +76,10 @@ def period(text: str, now: datetime) -> tuple[datetime, datetime, str] | None:
     if month is None:
         return None
     first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return start_of(first), start_of(following), f"in {first:%B %Y}"
+    return start_of(first), _month_after(first), f"in {first:%B %Y}"
+
+
+def _month_after(first: date) -> datetime:
+    if first.year == date.max.year and first.month == 12:
+        return datetime.max.replace(tzinfo=UTC)
+    return start_of((first + timedelta(days=32)).replace(day=1))

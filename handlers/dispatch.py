@@ -14,7 +14,7 @@ from handlers.turn import Services, Turn
 from handlers.wording import STORE_DOWN, refusal
 from store import people, workspaces
 from store.db import StoreUnavailable
-from store.records import PersonRecord, WorkspaceRef
+from store.records import PersonRecord, ProjectRef, WorkspaceRef
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,8 @@ class Dispatcher:
         return reply
 
     async def _handle(self, message: Message) -> Reply:
-        db = self.services.db
         workspace = await self._workspace(message)
-        project = await workspaces.resolve_project(
-            db, workspace.id, message.channel, message.project
-        )
+        project = await self._project(workspace.id, message)
         if project is None:
             return refusal(
                 "error",
@@ -79,6 +76,19 @@ class Dispatcher:
             )
             self._workspaces[key] = found
         return found
+
+    async def _project(self, workspace_id: int, message: Message) -> ProjectRef | None:
+        """Named, else the channel's link, else the default project."""
+        db = self.services.db
+        if message.project:
+            return await workspaces.resolve_project(db, workspace_id, name=message.project)
+        known = self.services.channel_projects
+        project = known.get(workspace_id, message.channel)
+        if project is None:
+            project = await workspaces.resolve_project(db, workspace_id, message.channel)
+            if project is not None:
+                known.put(workspace_id, message.channel, project)
+        return project
 
     async def _person(self, workspace_id: int, message: Message) -> PersonRecord:
         key = (workspace_id, message.user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,11 +30,36 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class ChannelProjects:
+    """Which project a channel answers for, remembered for `ttl` seconds per replica.
+
+    A link made on this replica is seen at once (`forget`); one made on another within `ttl`.
+    """
+
+    def __init__(self, ttl: float = 3.0) -> None:
+        self.ttl = ttl
+        self._known: dict[tuple[int, str], tuple[ProjectRef, float]] = {}
+
+    def get(self, workspace_id: int, channel: str | None) -> ProjectRef | None:
+        found = self._known.get((workspace_id, channel or ""))
+        if found is None:
+            return None
+        fresh = channel is None or time.monotonic() - found[1] < self.ttl  # the default never moves
+        return found[0] if fresh else None
+
+    def put(self, workspace_id: int, channel: str | None, project: ProjectRef) -> None:
+        self._known[(workspace_id, channel or "")] = (project, time.monotonic())
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
 @dataclass
 class Services:
     db: Database
     matchers: MatcherRegistry
     config: HandlerConfig = field(default_factory=HandlerConfig)
+    channel_projects: ChannelProjects = field(default_factory=ChannelProjects)
     # The time handlers see; tests move it to let covers lapse and reminders fall due.
     clock: Callable[[], datetime] = utc_now
 

@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from store.audit import ChangeOrigin, write_audit
 from store.db import Database
-from store.models import Assignment, AssignmentKind, Person, Project, Role
+from store.models import Assignment, AssignmentKind, Person, Project, Role, UTCDateTime
 from store.people import person_record, upsert_person
 from store.records import AssignmentRecord, Holder, Holding, PersonRecord
 
 
-def active_at(when: datetime) -> ColumnElement[bool]:
+def active_at(when: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     return and_(
         Assignment.started_at <= when,
         or_(Assignment.ended_at.is_(None), Assignment.ended_at > when),
@@ -36,6 +36,39 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
+def _holders_statement(
+    by_role: bool,
+) -> Any:  # a 10-column Select (its generic form varies by SQLAlchemy version)
+    """Built once: a question's hot path should not pay for assembling SQL expressions."""
+    covered = aliased(Person)
+    when = bindparam("when", type_=UTCDateTime())
+    query = (
+        select(
+            Assignment.role_id,
+            Assignment.kind,
+            Assignment.started_at,
+            Assignment.until,
+            Person.id,
+            Person.platform_user_id,
+            Person.display_name,
+            covered.id,
+            covered.platform_user_id,
+            covered.display_name,
+        )
+        .join(Person, Person.id == Assignment.person_id)
+        .outerjoin(covered, covered.id == Assignment.covers_for_id)
+        .where(Assignment.project_id == bindparam("project_id"), active_at(when))
+        .order_by(Assignment.role_id, Assignment.started_at, Assignment.id)
+    )
+    if by_role:
+        query = query.where(Assignment.role_id.in_(bindparam("role_ids", expanding=True)))
+    return query
+
+
+_HOLDERS = {True: _holders_statement(True), False: _holders_statement(False)}
+_HOLDER_ORDER = {AssignmentKind.COVER: 0, AssignmentKind.PRIMARY: 1, AssignmentKind.BACKUP: 2}
+
+
 async def holders(
     db: Database,
     project_id: int,
@@ -43,32 +76,24 @@ async def holders(
     *,
     at: datetime | None = None,
 ) -> dict[int, list[Holder]]:
-    """Holders per role id, primaries first, then backups, then cover. `at` asks about the past."""
-    when = _now(at)
-    covered = aliased(Person)
-    query = (
-        select(Assignment, Person, covered)
-        .join(Person, Person.id == Assignment.person_id)
-        .outerjoin(covered, covered.id == Assignment.covers_for_id)
-        .where(Assignment.project_id == project_id, active_at(when))
-        .order_by(Assignment.role_id, Assignment.started_at, Assignment.id)
-    )
+    """Holders per role id: cover first, then primaries, then backups. `at` asks about the past."""
+    params: dict[str, Any] = {"project_id": project_id, "when": _now(at)}
     if role_ids is not None:
-        query = query.where(Assignment.role_id.in_(list(role_ids)))
+        params["role_ids"] = list(role_ids)
     out: dict[int, list[Holder]] = defaultdict(list)
-    async with db.reading() as session:
-        for assignment, person, covers_for in await session.execute(query):
-            out[assignment.role_id].append(
+    async with db.read_connection() as connection:
+        rows = await connection.execute(_HOLDERS[role_ids is not None], params)
+        for role_id, kind, since, until, pid, uid, name, cid, cuid, cname in rows:
+            out[role_id].append(
                 Holder(
-                    person=person_record(person),
-                    kind=assignment.kind,
-                    since=assignment.started_at,
-                    until=assignment.until,
-                    covers_for=person_record(covers_for) if covers_for else None,
+                    person=PersonRecord(pid, uid, name),
+                    kind=AssignmentKind(kind),
+                    since=since,
+                    until=until,
+                    covers_for=PersonRecord(cid, cuid, cname) if cid is not None else None,
                 )
             )
-    order = {AssignmentKind.COVER: 0, AssignmentKind.PRIMARY: 1, AssignmentKind.BACKUP: 2}
-    return {role_id: sorted(hs, key=lambda h: order[h.kind]) for role_id, hs in out.items()}
+    return {role: sorted(hs, key=lambda h: _HOLDER_ORDER[h.kind]) for role, hs in out.items()}
 
 
 async def holdings(

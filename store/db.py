@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -73,15 +75,26 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+            # No pre-ping (a round trip per checkout): a dead connection fails its statement, SQLAlchemy
+            # then drops the whole pool, and the next request connects afresh.
+            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
             if schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        # Readers and single-statement writes need no BEGIN/COMMIT round trips of their own.
         self.read_engine = self.engine
+        self.autocommit_engine = self.engine
         if self.is_sqlite:
             _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
             self.read_engine = create_async_engine(self.url, **kwargs)
             _configure_sqlite(self.read_engine, "BEGIN")
+        else:
+            self.read_engine = self.autocommit_engine = self.engine.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        # SQLite has one writer at a time; writers queue here in order rather than in SQLite's busy
+        # handler, whose backoff sleeps give multi-second tails under load.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -92,7 +105,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work that may write: commits on success, rolls back on any error."""
-        async with self._begin(self._sessions) as session:
+        async with self._writing(), self._begin(self._sessions) as session:
             yield session
 
     @asynccontextmanager
@@ -100,6 +113,38 @@ class Database:
         """A transaction that only reads (on SQLite it does not take the write lock)."""
         async with self._begin(self._read_sessions) as session:
             yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A bare connection for hot read paths: Core statements, no ORM session to set up."""
+        async with self._connect(self.read_engine) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """For one statement that writes (atomic by itself): committed when the block ends."""
+        async with self._writing(), self._connect(self.autocommit_engine) as connection:
+            yield connection
+            await connection.commit()
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    @asynccontextmanager
+    async def _connect(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with engine.connect() as connection:
+                yield connection
+        except (OSError, OperationalError, DBAPIError) as exc:
+            if _is_connection_problem(exc):
+                log.warning("store unavailable: %s", exc.__class__.__name__)
+                raise StoreUnavailable(str(exc)) from exc
+            raise
 
     @asynccontextmanager
     async def _begin(

@@ -23,9 +23,9 @@ async def claim_event(db: Database, platform: str, event_id: str) -> bool:
         .values(platform=platform, event_id=event_id[:200], received_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["platform", "event_id"])
     )
-    async with db.transaction() as session:
-        result = await session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    async with db.single_statement() as connection:
+        result = await connection.execute(statement)
+        return bool(result.rowcount)
 
 
 async def forget_old_events(db: Database, now: datetime | None = None) -> int:

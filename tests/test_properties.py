@@ -17,19 +17,20 @@ import asyncio
 import dataclasses
 import html
 import re
+import shutil
 import string
 from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import yaml
 from botbuilder.schema import Activity
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import String
 
 from bot.console import console_message
 from bot.slack.adapter import normalise as slack_normalise
@@ -42,7 +43,6 @@ from handlers.matching.registry import MatcherRegistry, catalog_entries
 from handlers.message import Reply
 from handlers.turn import HandlerConfig, Services
 from seed.catalogue import (
-    DEFAULT_ESCALATION_CHAIN,
     CatalogueError,
     CatalogueSpec,
     ResponsibilitySpec,
@@ -53,6 +53,7 @@ from seed.markdown import parse_roles_markdown
 from seed.transfer import KINDS, AssignmentSpec, TeamFile, parse_team_file, to_csv, to_yaml
 from store import migrate
 from store.db import Database
+from store.models import Base
 
 T = TypeVar("T")
 
@@ -68,13 +69,38 @@ FAST_EXAMPLES = 400
 
 
 # --------------------------------------------------------------------------------------------
-# A store of our own: one SQLite file and one event loop per module
+# A store of our own: one SQLite file and one event loop for the module. Every example starts from
+# the same state (a copy of the file as set up), so that hypothesis can replay and shrink it.
+
+CONFIG = HandlerConfig(admins=frozenset({"U_ADMIN"}))
+
+# Set up by the operator (an admin): holders to remove or hand over, a cover, a second project, a
+# linked channel and escalations the member did not raise, so that refused commands have something
+# to refuse and history has something to tell.
+STORE_SETUP = (
+    "assign @alice as Scrum Master",
+    "assign @bob as Team Lead",
+    "add @carol as backup Tester",
+    "assign @erin as Data Scientist",
+    "@dave covers Data Scientist until 2099-12-31",
+    "create project side-project",
+    "escalate: seeded blocker one",
+    "escalate to the project manager: seeded blocker two",
+    "blocker: seeded blocker three",
+    "ack #2",
+    "resolve #3 done already",
+)
+LINKED_CHANNEL = "C-linked"
 
 
 @dataclass
 class Store:
     loop: asyncio.AbstractEventLoop
     database: Database
+    path: Path
+    template: Path
+    # Shared by every example: building the matcher is the slow part, and the catalogue never moves.
+    matchers: MatcherRegistry
     dispatcher: Dispatcher
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -91,58 +117,42 @@ class Store:
         message = console_message(text, user=user, project=project, channel=channel)
         return self.run(self.dispatcher.handle(message))
 
+    def reset(self) -> None:
+        """Back to the state right after set-up, with a dispatcher that remembers nothing yet."""
+        self.run(self.database.dispose())
+        for suffix in ("-wal", "-shm", "-journal"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+        shutil.copyfile(self.template, self.path)
+        self.dispatcher = Dispatcher(
+            Services(db=self.database, matchers=self.matchers, config=CONFIG)
+        )
 
-@contextmanager
-def open_store(path: Path) -> Iterator[Store]:
-    """A migrated SQLite store on `path`; the engine is disposed and the loop closed afterwards."""
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A migrated, set-up SQLite store; its engine is disposed and its loop closed afterwards."""
+    directory = tmp_path_factory.mktemp("store")
+    path = directory / "whoowns.db"
     loop = asyncio.new_event_loop()
     database = Database(f"sqlite+aiosqlite:///{path}")
     try:
         loop.run_until_complete(migrate.upgrade(database))
-        services = Services(
-            db=database,
-            matchers=MatcherRegistry(database),
-            config=HandlerConfig(admins=frozenset({"U_ADMIN"})),
-        )
-        yield Store(loop, database, Dispatcher(services))
+        matchers = MatcherRegistry(database)
+        dispatcher = Dispatcher(Services(db=database, matchers=matchers, config=CONFIG))
+        store = Store(loop, database, path, directory / "template.db", matchers, dispatcher)
+        for text in STORE_SETUP:
+            reply = store.say(text)
+            assert reply.outcome == "answer", (text, reply.text)
+        reply = store.say("link this channel to project side-project", channel=LINKED_CHANNEL)
+        assert reply.outcome == "answer", reply.text
+        store.run(database.dispose())
+        shutil.copyfile(path, store.template)
+        yield store
     finally:
         loop.run_until_complete(database.dispose())
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
-
-
-@pytest.fixture(scope="module")
-def admin_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with open_store(tmp_path_factory.mktemp("admin") / "whoowns.db") as store:
-        store.say("roles")  # creates the console workspace with the default catalogue
-        yield store
-
-
-# Set up by the operator (an admin): holders to remove or hand over, a cover, a second project and
-# escalations the member did not raise, so that refused commands have something to refuse.
-MEMBER_STORE_SETUP = (
-    "assign @alice as Scrum Master",
-    "assign @bob as Team Lead",
-    "add @carol as backup Tester",
-    "assign @erin as Data Scientist",
-    "@dave covers Data Scientist until 2099-12-31",
-    "create project side-project",
-    "escalate: seeded blocker one",
-    "escalate to the project manager: seeded blocker two",
-    "blocker: seeded blocker three",
-    "ack #2",
-    "resolve #3 done already",
-)
-
-
-@pytest.fixture(scope="module")
-def member_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with open_store(tmp_path_factory.mktemp("member") / "whoowns.db") as store:
-        for text in MEMBER_STORE_SETUP:
-            reply = store.say(text)
-            assert reply.outcome == "answer", (text, reply.text)
-        yield store
 
 
 # The tables a member's refused command must not touch. Escalations and audit entries are compared
@@ -177,8 +187,7 @@ async def _rows(database: Database, query: str, **params: Any) -> Rows:
 async def snapshot(database: Database, member: str) -> dict[str, Rows]:
     """Everything a command by `member` may not change, read through the store's engine."""
     state = {
-        table: await _rows(database, f"SELECT * FROM {table} ORDER BY id")
-        for table in PLAIN_TABLES
+        table: await _rows(database, f"SELECT * FROM {table} ORDER BY id") for table in PLAIN_TABLES
     }
     # The workspace row without its escalation counter (a member's own escalation moves that).
     state["workspace"] = await _rows(
@@ -203,16 +212,31 @@ async def snapshot(database: Database, member: str) -> dict[str, Rows]:
     return state
 
 
-async def counts(database: Database) -> dict[str, int]:
-    tables = (*AUDITED_TABLES, "audit_entry")
-    return {
-        t: (await _rows(database, f"SELECT COUNT(*) FROM {t}"))[0][0]
-        for t in tables
-    }
+async def audited_state(database: Database) -> tuple[dict[str, Rows], int]:
+    """The rows of the tables every change is audited beside, and the number of audit entries."""
+    contents = {t: await _rows(database, f"SELECT * FROM {t} ORDER BY id") for t in AUDITED_TABLES}
+    return contents, (await _rows(database, "SELECT COUNT(*) FROM audit_entry"))[0][0]
 
 
-async def table_contents(database: Database, tables: tuple[str, ...]) -> dict[str, Rows]:
-    return {t: await _rows(database, f"SELECT * FROM {t} ORDER BY id") for t in tables}
+# SQLite stores any string; PostgreSQL refuses NUL characters and strings longer than a VARCHAR.
+STRING_COLUMNS = {
+    table.name: [(c.name, c.type.length) for c in table.columns if isinstance(c.type, String)]
+    for table in Base.metadata.sorted_tables
+}
+
+
+async def postgres_would_refuse(database: Database) -> list[str]:
+    """Stored strings that PostgreSQL would have refused: there, the message would have crashed."""
+    problems = []
+    for table, columns in STRING_COLUMNS.items():
+        if not columns:
+            continue
+        names = ", ".join(name for name, _ in columns)
+        for row in await _rows(database, f"SELECT {names} FROM {table}"):
+            for (name, limit), value in zip(columns, row, strict=True):
+                if isinstance(value, str) and ("\x00" in value or (limit and len(value) > limit)):
+                    problems.append(f"{table}.{name}: {len(value)} characters, {value[:30]!r}…")
+    return problems
 
 
 def assert_sane_reply(reply: Reply) -> None:
@@ -448,7 +472,9 @@ huge_messages = st.builds(
             "who handled ",
         ]
     ),
-    st.one_of(st.sampled_from(["data drift ", "a", "@", "x" * 7 + " ", "\x00"]), st.text(min_size=1)),
+    st.one_of(
+        st.sampled_from(["data drift ", "a", "@", "x" * 7 + " ", "\x00"]), st.text(min_size=1)
+    ),
 )
 
 messages = st.one_of(
@@ -466,38 +492,63 @@ messages = st.one_of(
 # 1. The message path
 
 
+conversations = st.lists(messages, min_size=1, max_size=3)
+channels = st.sampled_from([None, "C1", LINKED_CHANNEL])
+
+
 @settings(max_examples=STORE_EXAMPLES, deadline=None)
-@given(text=messages, channel=st.sampled_from([None, "C1"]))
-@example(text="@bob covers Tester until 9999-12-31", channel=None)
-def test_admin_messages_always_get_a_reply(admin_store: Store, text: str, channel: str | None) -> None:
-    """The operator (an admin) may do anything; whatever the text, a reply, and every change audited."""
-    before = admin_store.run(counts(admin_store.database))
-    contents = admin_store.run(table_contents(admin_store.database, AUDITED_TABLES))
-    reply = admin_store.say(text, channel=channel)
-    assert_sane_reply(reply)
-    after = admin_store.run(counts(admin_store.database))
-    changed = admin_store.run(table_contents(admin_store.database, AUDITED_TABLES)) != contents
-    if changed:
-        assert after["audit_entry"] > before["audit_entry"], f"a change without an audit entry: {text!r}"
+@given(texts=conversations, channel=channels)
+# Found here: a date at the end of the calendar overflowed in handlers/dates.py (OverflowError).
+@example(texts=["@bob covers Tester until 9999-12-31"], channel=None)
+@example(texts=["who was the Tester on 9999-12-31"], channel=None)
+# BUG (handlers/intents/cover.py handle_role_cover): the pattern without "until" has no `until`
+# group, and the handler reads groups["until"]. KeyError: 'until'.
+@example(texts=["@bob covers Scrum Master"], channel=None)
+# BUG (PostgreSQL only): a 300-character mention is stored in person.platform_user_id, a
+# VARCHAR(200); NUL characters reach TEXT columns. PostgreSQL refuses both and the message crashes.
+@example(texts=["assign @" + "x" * 300 + " as Tester"], channel=None)
+@example(texts=["escalate: blocked\x00 on GPU quota"], channel=None)
+def test_admin_messages_always_get_a_reply(
+    store: Store, texts: list[str], channel: str | None
+) -> None:
+    """The operator (an admin) may do anything: whatever the text, a reply, and every change audited."""
+    store.reset()
+    for text in texts:
+        contents, audits = store.run(audited_state(store.database))
+        reply = store.say(text, channel=channel)
+        assert_sane_reply(reply)
+        after, audits_after = store.run(audited_state(store.database))
+        if after != contents:
+            assert audits_after > audits, f"{text!r} changed the store without an audit entry"
+        refused = store.run(postgres_would_refuse(store.database))
+        assert not refused, f"{text!r} stored what PostgreSQL refuses: {refused}"
 
 
 @settings(max_examples=STORE_EXAMPLES, deadline=None)
 @given(
-    text=messages,
-    channel=st.sampled_from([None, "C1"]),
-    project=st.one_of(st.none(), st.sampled_from(["default", "side-project", "missing"]), st.text(max_size=8)),
+    texts=conversations,
+    channel=channels,
+    project=st.one_of(
+        st.none(),
+        st.sampled_from(["default", "side-project", "missing", "%", "_"]),
+        st.text(max_size=8),
+    ),
 )
 def test_member_messages_never_change_what_they_may_not(
-    member_store: Store, text: str, channel: str | None, project: str | None
+    store: Store, texts: list[str], channel: str | None, project: str | None
 ) -> None:
     """A member who holds no role and is no admin gets a reply, and changes nothing but their own
-    escalations: no assignment, project, channel link, catalogue entry or others' escalation."""
-    before = member_store.run(snapshot(member_store.database, MEMBER))
-    reply = member_store.say(text, user=MEMBER, project=project, channel=channel)
-    assert_sane_reply(reply)
-    after = member_store.run(snapshot(member_store.database, MEMBER))
-    for table, rows in before.items():
-        assert after[table] == rows, f"{text!r} ({reply.intent}: {reply.text!r}) changed {table}"
+    escalations: no assignment, project, channel link, catalogue entry, or someone else's escalation."""
+    store.reset()
+    before = store.run(snapshot(store.database, MEMBER))
+    for text in texts:
+        reply = store.say(text, user=MEMBER, project=project, channel=channel)
+        assert_sane_reply(reply)
+        after = store.run(snapshot(store.database, MEMBER))
+        for table, rows in before.items():
+            assert after[table] == rows, (
+                f"{text!r} ({reply.intent}: {reply.text!r}) changed {table}"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,7 +628,9 @@ inline_text = st.one_of(
 @st.composite
 def markdown_lines(draw: st.DrawFn) -> str:
     kind = draw(
-        st.sampled_from(["role", "role", "item", "item", "item", "wrap", "prose", "heading", "blank"])
+        st.sampled_from(
+            ["role", "role", "item", "item", "item", "wrap", "prose", "heading", "blank"]
+        )
     )
     indent = draw(indents)
     bullet = draw(st.sampled_from(["*", "-", "+"])) + draw(st.sampled_from([" ", "  ", "\t"]))
@@ -627,7 +680,9 @@ yaml_scalars = st.one_of(
     st.integers(),
     st.floats(allow_nan=False),
     st.text(max_size=15),
-    st.sampled_from(["cover", "primary", "Tester", "@", " ", "2026-01-01", "2026-01-01T10:00:00+02:00"]),
+    st.sampled_from(
+        ["cover", "primary", "Tester", "@", " ", "2026-01-01", "2026-01-01T10:00:00+02:00"]
+    ),
     st.datetimes(),
 )
 yaml_values = st.recursive(
@@ -651,7 +706,9 @@ def team_shaped_data(draw: st.DrawFn) -> Any:
     for _ in range(draw(st.integers(0, 4))):
         role: dict[str, Any] = {"name": maybe(draw(inline_text))}
         if draw(st.booleans()):
-            role["aliases"] = maybe([maybe(draw(inline_text)) for _ in range(draw(st.integers(0, 2)))])
+            role["aliases"] = maybe(
+                [maybe(draw(inline_text)) for _ in range(draw(st.integers(0, 2)))]
+            )
         role["responsibilities"] = maybe(
             [
                 maybe({"text": maybe(draw(inline_text)), "keywords": maybe([draw(inline_text)])})
@@ -666,7 +723,9 @@ def team_shaped_data(draw: st.DrawFn) -> Any:
                 "role": maybe(draw(st.sampled_from([*ROLE_NAMES[:2], "Tester", ""]))),
                 "user": maybe(draw(st.sampled_from(["alice", "@bob", "@", " ", ""]))),
                 "kind": maybe(draw(st.sampled_from([*KINDS, "boss", None]))),
-                "until": maybe(draw(st.sampled_from([None, "", "2026-12-05", "soon", "2026-02-30"]))),
+                "until": maybe(
+                    draw(st.sampled_from([None, "", "2026-12-05", "soon", "2026-02-30"]))
+                ),
             }
         )
         for _ in range(draw(st.integers(0, 3)))
@@ -718,7 +777,9 @@ yaml_documents = st.one_of(
 
 CSV_HEADER = "record,project,role,text,keywords,user,name,kind,until"
 csv_fields = st.one_of(
-    st.sampled_from(["", " ", "role", "responsibility", "assignment", "escalation_chain", "Tester"]),
+    st.sampled_from(
+        ["", " ", "role", "responsibility", "assignment", "escalation_chain", "Tester"]
+    ),
     st.sampled_from(["a;b", ";", '"quoted"', '"', "x,y", "primary", "cover", "@", "2026-01-01"]),
     st.text(max_size=12),
 )
@@ -768,20 +829,64 @@ def test_markdown_import_gives_a_catalogue_or_a_catalogue_error(text: str) -> No
     assert all("\n" not in r.text for role in result.roles for r in role.responsibilities)
 
 
+TESTER = "catalogue:\n  roles:\n  - name: Tester\n"
+CSV_TESTER = f"{CSV_HEADER}\nrole,,Tester,,,,,,\n"
+
+
 @settings(max_examples=PARSER_EXAMPLES)
 @given(text=st.one_of(importer_inputs, yaml_documents, csv_documents))
+# BUG (seed/catalogue.py load_yaml): PyYAML reads 2001-13-45 as a timestamp and its constructor
+# raises ValueError ("month must be in 1..12"; "0000-00-00": "year 0 is out of range").
+@example(text="2001-13-45")
+# BUG (seed/catalogue.py catalogue_from_data): `responsibilities` that is not a list.
+# TypeError: 'int' object is not iterable.
+@example(text=TESTER + "    responsibilities: 5\n")
+# BUG (seed/catalogue.py load_yaml): deep nesting. RecursionError.
+@example(text="[" * 1000)
+# BUG (seed/transfer.py parse_csv): a bare carriage return in a field. _csv.Error: new-line
+# character seen in unquoted field.
+@example(text="record,\r0")
+# BUG (seed/catalogue.py catalogue_from_data): a string for `responsibilities` is read one character
+# per responsibility, and a blank one is kept as an empty responsibility ("data drift" gives "d",
+# "a", …, "").
+@example(text=TESTER + "    responsibilities: data drift\n")
+@example(text=TESTER + "    responsibilities: [' ']\n")
+# BUG (seed/transfer.py _assignment): user "@" becomes the empty user "" (stripped after the check),
+# project " " the empty project "", name " " the empty name "".
+@example(text=CSV_TESTER + "assignment,,Tester,,,@,,,\n")
+@example(text=TESTER + "assignments:\n- {role: Tester, user: alice, project: ' '}\n")
+@example(text=TESTER + "assignments:\n- {role: Tester, user: alice, name: ' '}\n")
 def test_team_file_import_gives_a_team_or_a_catalogue_error(text: str) -> None:
     result = parse_team_or_error(text)
     if not isinstance(result, CatalogueError):
         assert_valid_team(result)
 
 
+def catalogue_errors(text: str) -> list[CatalogueError]:
+    """The CatalogueErrors both importers raise for `text` (crashes are for the tests above)."""
+    errors = []
+    for parse in (parse_roles_markdown, parse_team_file):
+        try:
+            parse(text)
+        except CatalogueError as error:
+            errors.append(error)
+        except Exception:
+            continue
+    return errors
+
+
 @settings(max_examples=PARSER_EXAMPLES)
 @given(text=importer_inputs)
+# BUG (seed/catalogue.py load_yaml): a character YAML does not allow is a yaml.ReaderError, which is
+# not a MarkedYAMLError, so the error names no line ("… position 0").
+@example(text="\x1b")
+# BUG (seed/catalogue.py catalogue_from_data): an empty role item (`-`) has no line of its own.
+@example(text="catalogue:\n  roles:\n  -\n")
+# BUG (seed/transfer.py parse_yaml): "each assignment must be a mapping" is raised with line None.
+@example(text=TESTER + "assignments:\n- alice\n")
 def test_import_errors_name_a_line(text: str) -> None:
-    for result in (parse_markdown_or_error(text), parse_team_or_error(text)):
-        if isinstance(result, CatalogueError):
-            assert_names_a_line(result, text)
+    for error in catalogue_errors(text):
+        assert_names_a_line(error, text)
 
 
 # Valid teams for the round trip. Names, texts and keywords are stripped and non-empty, as the
@@ -809,20 +914,17 @@ def teams(draw: st.DrawFn) -> TeamFile:
     assignments = []
     for _ in range(draw(st.integers(0, 4))):
         kind = draw(st.sampled_from(KINDS))
-        until = draw(
-            st.datetimes(
-                min_value=datetime(1900, 1, 1),
-                max_value=datetime(9000, 1, 1),
-                timezones=st.sampled_from([UTC]) | st.timezones(),
-            )
-            if kind == "cover"
-            else st.none()
-            | st.datetimes(
-                min_value=datetime(1900, 1, 1),
-                max_value=datetime(9000, 1, 1),
-                timezones=st.just(UTC),
-            )
+        # Fixed offsets: the file keeps an offset, not a zone. (A zoneinfo time in a repeated hour
+        # never compares equal to a time in another zone, which is Python's rule, not the file's.)
+        offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(
+            lambda minutes: timezone(timedelta(minutes=minutes))
         )
+        moments = st.datetimes(
+            min_value=datetime(1900, 1, 1),
+            max_value=datetime(9000, 1, 1),
+            timezones=st.just(UTC) | offsets,
+        )
+        until = draw(moments if kind == "cover" else st.none() | moments)
         assignments.append(
             AssignmentSpec(
                 project=draw(clean_text),
@@ -844,12 +946,18 @@ def without_lines(team: TeamFile) -> TeamFile:
 
 @settings(max_examples=PARSER_EXAMPLES)
 @given(team=teams())
+# BUG (seed/transfer.py to_yaml): with allow_unicode=True PyYAML writes a NEL (U+0085) unescaped
+# inside a quoted scalar, and reading it back folds it into a space: "Data Scientist".
+@example(team=TeamFile(CatalogueSpec((RoleSpec("Data\x85Scientist", ()),))))
 def test_team_file_round_trips_through_yaml(team: TeamFile) -> None:
     assert without_lines(parse_team_file(to_yaml(team))) == team
 
 
 @settings(max_examples=PARSER_EXAMPLES)
 @given(team=teams())
+# BUG (seed/transfer.py to_csv): csv.writer with lineterminator="\n" does not quote a field holding
+# a bare "\r", and reading it back fails: _csv.Error: new-line character seen in unquoted field.
+@example(team=TeamFile(CatalogueSpec((RoleSpec("Data\rScientist", ()),))))
 def test_team_file_round_trips_through_csv(team: TeamFile) -> None:
     assert without_lines(parse_team_file(to_csv(team))) == team
 
@@ -907,9 +1015,9 @@ SLACK_BOT = "UBOT"
 slack_ids = st.one_of(
     st.sampled_from(["U1", "U2", "W3", SLACK_BOT, "U0123ABCD"]),
     st.text(alphabet="UW", min_size=1, max_size=1).flatmap(
-        lambda first: st.text(alphabet=string.ascii_uppercase + string.digits, min_size=1, max_size=10).map(
-            lambda rest: first + rest
-        )
+        lambda first: st.text(
+            alphabet=string.ascii_uppercase + string.digits, min_size=1, max_size=10
+        ).map(lambda rest: first + rest)
     ),
 )
 slack_labels = st.one_of(st.just(""), st.text(max_size=10))
@@ -923,7 +1031,9 @@ def slack_tokens(draw: st.DrawFn, escape: bool) -> str:
         return html.escape(text, quote=False) if escape else text
 
     label = free(draw(slack_labels))
-    token = draw(st.sampled_from(["user", "user_named", "channel", "link", "special", "text", "text"]))
+    token = draw(
+        st.sampled_from(["user", "user_named", "channel", "link", "special", "text", "text"])
+    )
     if token == "user":
         return f"<@{draw(slack_ids)}>"
     if token == "user_named":
@@ -980,7 +1090,7 @@ teams_ids = st.one_of(
     ),
 )
 teams_names = st.one_of(
-    st.sampled_from(["Alice", "Bob", "Bob Smith", "Ünï Cödé", "O'Brien & Co"]),
+    st.sampled_from(["Alice", "Bob", "Bob Smith", "Ünï Cödé", "O'Brien & Co", TEAMS_BOT_NAME]),
     st.text(min_size=1, max_size=12).filter(lambda s: "<" not in s and ">" not in s),
 )
 
@@ -994,7 +1104,11 @@ def teams_activity(text: str | None, entities: list[Any], recipient: bool = True
 
 
 def mention_entity(user_id: str, name: str) -> dict[str, Any]:
-    return {"type": "mention", "mentioned": {"id": user_id, "name": name}, "text": f"<at>{name}</at>"}
+    return {
+        "type": "mention",
+        "mentioned": {"id": user_id, "name": name},
+        "text": f"<at>{name}</at>",
+    }
 
 
 @st.composite
@@ -1015,7 +1129,20 @@ def teams_messages(draw: st.DrawFn) -> tuple[str, list[Any]]:
             text += draw(
                 st.one_of(
                     st.text(max_size=15),
-                    st.sampled_from(["<p>", "</p>", "<br>", "&nbsp;", " ", "\n", "<b>x</b>", "<at>"]),
+                    st.sampled_from(
+                        [
+                            "<p>",
+                            "</p>",
+                            "<br>",
+                            "&nbsp;",
+                            " ",
+                            "\n",
+                            "<b>x</b>",
+                            "<at>",
+                            " < ",
+                            " > ",
+                        ]
+                    ),
                 )
             )
     entities.append({"type": "clientInfo", "locale": "en-US"})
@@ -1024,6 +1151,17 @@ def teams_messages(draw: st.DrawFn) -> tuple[str, list[Any]]:
 
 @settings(max_examples=FAST_EXAMPLES)
 @given(message=teams_messages())
+# BUG (bot/teams/adapter.py normalise): the bot's own mention is replaced everywhere (count -1), so
+# a person whose display name is the bot's loses their mention: "who is" instead of "who is @29:x".
+@example(
+    message=(
+        f"<at>{TEAMS_BOT_NAME}</at> who is <at>{TEAMS_BOT_NAME}</at>",
+        [mention_entity(TEAMS_BOT_ID, TEAMS_BOT_NAME), mention_entity("29:x", TEAMS_BOT_NAME)],
+    )
+)
+# BUG (bot/teams/adapter.py normalise): tags are stripped after mentions became "@<id>", so a "<"
+# before a mention and a ">" after it (plain text, as the fake connector sends it) swallow it.
+@example(message=("3 < <at>Alice</at> > 2", [mention_entity("29:alice", "Alice")]))
 def test_teams_mentions_appear_in_the_text(message: tuple[str, list[Any]]) -> None:
     text, entities = message
     clean, found = teams_normalise(teams_activity(text, entities))
@@ -1033,8 +1171,10 @@ def test_teams_mentions_appear_in_the_text(message: tuple[str, list[Any]]) -> No
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["id", "name", "text", "type"]), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["id", "name", "text", "type"]), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -1054,6 +1194,9 @@ json_values = st.recursive(
     ),
     recipient=st.booleans(),
 )
+# BUG (bot/teams/adapter.py _mentions): a mention entity whose `mentioned` is not an object.
+# AttributeError: 'str' object has no attribute 'get'.
+@example(text="hi", entities=[{"type": "mention", "mentioned": "0"}], recipient=True)
 def test_teams_normalise_never_raises(
     text: str | None, entities: list[Any], recipient: bool
 ) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -79,12 +80,18 @@ class SlackAdapter:
         self.db = db
         self.config = config
         self.inflight = inflight
-        self.client = AsyncWebClient(token=config.bot_token, base_url=config.api_url)
+        # One HTTP session for every Web API call: connections are kept alive, not set up each time.
+        self.http = aiohttp.ClientSession()
+        self.client = AsyncWebClient(
+            token=config.bot_token, base_url=config.api_url, session=self.http
+        )
         self.app = AsyncApp(
             signing_secret=config.signing_secret,
             client=self.client,
             logger=logging.getLogger("whoowns.slack.bolt"),
             raise_error_for_unhandled_request=False,
+            # handle_http has verified the signature already (Socket Mode needs none).
+            request_verification_enabled=False,
         )
         self.verifier = SignatureVerifier(config.signing_secret)
         self.socket: AsyncSocketModeHandler | None = None
@@ -117,6 +124,7 @@ class SlackAdapter:
     async def close(self) -> None:
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
+        await self.http.close()
 
     # --- delivery ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ChannelAccount, ConversationReference
 from botbuilder.schema import Mention as MentionEntity
+from botframework.connector.auth import ConnectorFactory
 
 from bot.buttons import notification_buttons, parse_click
 from bot.inflight import InFlight
@@ -25,7 +26,7 @@ from bot.teams import render
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Line, Mention, Message, Notification, PersonMention, line
 from handlers.wording import STORE_DOWN
-from store import conversations, events
+from store import conversations, events, workspaces
 from store.db import Database, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,57 @@ class TeamsConfig:
     @property
     def authenticated(self) -> bool:
         return bool(self.app_id)
+
+
+class _ReusedConnectors(ConnectorFactory):  # type: ignore[misc]  # botbuilder is untyped
+    """botbuilder builds a new ConnectorClient for every turn, and building one (its retry policy,
+    its HTTP session) costs more than the whole turn. Clients are stateless but for their
+    credentials, so one per (app, service URL, audience) is reused."""
+
+    def __init__(self, inner: Any, cache: dict[tuple[str, str, str], Any], app: str) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._app = app
+
+    async def create(self, service_url: str, audience: str) -> Any:
+        key = (self._app, service_url, audience or "")
+        client = self._cache.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            self._cache[key] = client
+        return client
+
+
+class _ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
+    def __init__(self, configuration: Any) -> None:
+        super().__init__(configuration)
+        self._connectors: dict[tuple[str, str, str], Any] = {}
+        self._token_clients: dict[str, Any] = {}
+
+    def create_connector_factory(self, claims_identity: Any) -> Any:
+        inner = super().create_connector_factory(claims_identity)
+        return _ReusedConnectors(inner, self._connectors, _app_of(claims_identity))
+
+    async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
+        # Incoming turns take their connector factory from here, not from the method above.
+        result = await super().authenticate_request(activity, auth_header)
+        if getattr(result, "connector_factory", None) is not None:
+            app = _app_of(getattr(result, "claims_identity", None))
+            result.connector_factory = _ReusedConnectors(
+                result.connector_factory, self._connectors, app
+            )
+        return result
+
+    async def create_user_token_client(self, claims_identity: Any) -> Any:
+        app = _app_of(claims_identity)
+        if app not in self._token_clients:
+            self._token_clients[app] = await super().create_user_token_client(claims_identity)
+        return self._token_clients[app]
+
+
+def _app_of(claims_identity: Any) -> str:
+    claims = getattr(claims_identity, "claims", None) or {}
+    return str(claims.get("aud") or claims.get("appid") or claims.get("azp") or "")
 
 
 class _BotFrameworkConfiguration:
@@ -121,9 +173,11 @@ class TeamsAdapter:
         self.db = db
         self.config = config
         self.inflight = inflight
-        auth = ConfigurationBotFrameworkAuthentication(_BotFrameworkConfiguration(config))
+        auth = _ReusingAuthentication(_BotFrameworkConfiguration(config))
         self.adapter = CloudAdapter(auth)
         self.adapter.on_turn_error = self._on_turn_error
+        self._saved: dict[tuple[str, str], dict[str, Any]] = {}
+        self._workspace_ids: dict[str, int] = {}
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -161,21 +215,26 @@ class TeamsAdapter:
     # --- conversation --------------------------------------------------------------------------
 
     async def _remember(self, workspace: str, activity: Activity) -> None:
-        """Keep where to reach this user (personal chat) or this channel, for later notifications."""
-        from store import workspaces
+        """Keep where to reach this user (personal chat) or this channel, for later notifications.
 
+        Written only when it changed, so an ordinary message costs no write."""
         reference = TurnContext.get_conversation_reference(activity).serialize()
-        ws = await workspaces.ensure_workspace(self.db, PLATFORM, workspace)
+        keys = []
         kind = activity.conversation.conversation_type if activity.conversation else None
         if kind == "personal" and activity.from_property:
-            await conversations.save_reference(
-                self.db, ws.id, conversations.user_key(activity.from_property.id), reference
-            )
+            keys.append(conversations.user_key(activity.from_property.id))
         channel = _channel(activity)
         if channel:
-            await conversations.save_reference(
-                self.db, ws.id, conversations.channel_key(channel), reference
-            )
+            keys.append(conversations.channel_key(channel))
+        for key in keys:
+            if self._saved.get((workspace, key)) == reference:
+                continue
+            workspace_id = self._workspace_ids.get(workspace)
+            if workspace_id is None:
+                workspace_id = (await workspaces.ensure_workspace(self.db, PLATFORM, workspace)).id
+                self._workspace_ids[workspace] = workspace_id
+            await conversations.save_reference(self.db, workspace_id, key, reference)
+            self._saved[(workspace, key)] = reference
 
     async def _on_message(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

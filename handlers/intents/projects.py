@@ -89,6 +89,7 @@ async def handle_link(turn: Turn, match: re.Match[str]) -> Reply:
         actor_id=turn.sender.id,
         platform=turn.message.platform,
     )
+    turn.services.channel_projects.forget()  # this replica sees the new link at once
     return Reply(
         intent=INTENT,
         body=[line(f"This channel now answers for project {project.name}.")],
