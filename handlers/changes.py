@@ -22,7 +22,7 @@ from store.records import PersonRecord, RoleRecord
 
 # Optional "because …" at the end of a command; kept in the audit log.
 REASON = r"(?:\s*[,;]?\s+(?:because|reason:)\s+(?P<reason>.+))?"
-USER = r"@(?P<user>[\w.\-:]+)"
+USER = r"@(?P<user>[\w.\-:]{1,150})"  # platform user ids are short; a 300-character "id" is not one
 ROLE = r"(?:the |a |an |our )?(?P<role>[^@]+?)(?: role)?"
 
 

@@ -6,6 +6,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 from handlers.intents import build_router
 from handlers.message import Message, Reply, line
@@ -25,6 +26,18 @@ KNOWN_PEOPLE = 20_000
 
 Observer = Callable[[Message, Reply, float], None]
 
+# NUL and the other C0 controls but tab and newline: PostgreSQL refuses NUL in text, and none of them
+# means anything in a chat message.
+_CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10))
+
+
+def _clean(message: Message) -> Message:
+    text = message.text.translate(_CONTROLS)
+    name = message.user_name.translate(_CONTROLS)[:200] if message.user_name else message.user_name
+    if text == message.text and name == message.user_name:
+        return message
+    return replace(message, text=text, user_name=name)
+
 
 class Dispatcher:
     def __init__(self, services: Services, router: Router | None = None) -> None:
@@ -39,6 +52,7 @@ class Dispatcher:
 
     async def handle(self, message: Message) -> Reply:
         started = time.perf_counter()
+        message = _clean(message)
         try:
             reply = await self._handle(message)
         except StoreUnavailable:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-MENTION = re.compile(r"@([\w.\-:]+)")
+MENTION = re.compile(r"@([\w.\-:]{1,150})")
 
 
 @dataclass(frozen=True)

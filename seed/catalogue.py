@@ -47,12 +47,17 @@ def default_catalogue() -> CatalogueSpec:
     return parse_catalogue_yaml(text, source="default_catalogue.yaml")
 
 
+def fold_space(value: Any) -> str:
+    """A name or text as people type it: white space (of any kind) folded to single spaces."""
+    return " ".join(value.split()) if isinstance(value, str) else ""
+
+
 def _strings(value: Any, what: str, line: int | None, source: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+    if not isinstance(value, list) or not all(fold_space(v) for v in value):
         raise CatalogueError(f"{what} must be a list of non-empty strings", line, source)
-    return tuple(v.strip() for v in value)
+    return tuple(fold_space(v) for v in value)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -66,6 +71,12 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
+# Dates stay text (`until` is read by us, with a clear error): YAML's own timestamps raise plain
+# ValueErrors on "2001-13-45" that name no line.
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def load_yaml(text: str, source: str) -> Any:
@@ -74,8 +85,13 @@ def load_yaml(text: str, source: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise CatalogueError(f"not valid YAML ({exc.problem})", line, source) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at a position
+        line = text.count("\n", 0, exc.position) + 1
+        raise CatalogueError(f"not valid YAML ({exc.reason})", line, source) from exc
     except yaml.YAMLError as exc:
         raise CatalogueError(f"not valid YAML ({exc})", None, source) from exc
+    except (ValueError, RecursionError) as exc:  # an odd scalar; nesting too deep to read
+        raise CatalogueError(f"not valid YAML ({exc.__class__.__name__})", 1, source) from exc
 
 
 def parse_catalogue_yaml(text: str, source: str = "") -> CatalogueSpec:
@@ -89,28 +105,28 @@ def catalogue_from_data(data: dict[str, Any], source: str) -> CatalogueSpec:
     roles: list[RoleSpec] = []
     seen: set[str] = set()
     for raw in data["roles"]:
-        line = raw.get("__line__") if isinstance(raw, dict) else None
-        if (
-            not isinstance(raw, dict)
-            or not isinstance(raw.get("name"), str)
-            or not raw["name"].strip()
-        ):
+        # A role that is not a mapping has no line of its own: name the catalogue's.
+        line = raw.get("__line__") if isinstance(raw, dict) else data.get("__line__")
+        if not isinstance(raw, dict) or not fold_space(raw.get("name")):
             raise CatalogueError("each role needs a `name`", line, source)
-        name = raw["name"].strip()
+        name = fold_space(raw["name"])
         if name.casefold() in seen:
             raise CatalogueError(f"role {name!r} appears twice", line, source)
         seen.add(name.casefold())
         responsibilities = []
-        for item in raw.get("responsibilities") or []:
+        listed = raw.get("responsibilities") or []
+        if not isinstance(listed, list):
+            raise CatalogueError(f"the responsibilities of {name!r} must be a list", line, source)
+        for item in listed:
             item_line = item.get("__line__", line) if isinstance(item, dict) else line
             if isinstance(item, str):
                 item = {"text": item}
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            if not isinstance(item, dict) or not fold_space(item.get("text")):
                 raise CatalogueError(
                     f"a responsibility of {name!r} needs a `text`", item_line, source
                 )
             keywords = _strings(item.get("keywords"), "keywords", item_line, source)
-            responsibilities.append(ResponsibilitySpec(item["text"].strip(), keywords))
+            responsibilities.append(ResponsibilitySpec(fold_space(item["text"]), keywords))
         aliases = _strings(raw.get("aliases"), "aliases", line, source)
         roles.append(RoleSpec(name, tuple(responsibilities), aliases))
     if not roles:

@@ -26,7 +26,7 @@ def _clean_name(name: str) -> str:
     return " ".join(name.strip().rstrip(":").split())
 
 
-def parse_roles_markdown(text: str, source: str = "") -> CatalogueSpec:
+def _parse_roles_markdown(text: str, source: str = "") -> CatalogueSpec:
     roles: list[tuple[str, list[ResponsibilitySpec], int]] = []
     role_indent: int | None = None
     in_front_matter = False
@@ -74,3 +74,8 @@ def parse_roles_markdown(text: str, source: str = "") -> CatalogueSpec:
         if not responsibilities:
             raise CatalogueError(f"role {name!r} has no responsibilities", number, source)
     return CatalogueSpec(tuple(RoleSpec(name, tuple(rs)) for name, rs, _ in roles))
+
+
+def parse_roles_markdown(text: str, source: str = "") -> CatalogueSpec:
+    """The roles of a markdown document; a `CatalogueError` naming the line when it cannot be read."""
+    return _parse_roles_markdown(text.replace("\x00", ""), source)

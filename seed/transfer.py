@@ -31,6 +31,7 @@ from seed.catalogue import (
     RoleSpec,
     catalogue_from_data,
     catalogue_to_data,
+    fold_space,
     load_yaml,
 )
 
@@ -70,7 +71,7 @@ def _parse_until(value: Any, line: int | None, source: str) -> datetime | None:
 
 def _assignment(raw: dict[str, Any], line: int | None, source: str) -> AssignmentSpec:
     for required in ("role", "user"):
-        if not isinstance(raw.get(required), str) or not raw[required].strip():
+        if not fold_space(raw.get(required)).lstrip("@"):
             raise CatalogueError(f"an assignment needs `{required}`", line, source)
     kind = str(raw.get("kind") or "primary").strip().lower()
     if kind not in KINDS:
@@ -80,12 +81,11 @@ def _assignment(raw: dict[str, Any], line: int | None, source: str) -> Assignmen
     until = _parse_until(raw.get("until"), line, source)
     if kind == "cover" and until is None:
         raise CatalogueError("a cover needs `until`", line, source)
-    name = raw.get("name")
     return AssignmentSpec(
-        project=str(raw.get("project") or "default").strip(),
-        role=raw["role"].strip(),
-        user=raw["user"].strip().lstrip("@"),
-        name=str(name).strip() if name else None,
+        project=fold_space(raw.get("project")) or "default",
+        role=fold_space(raw["role"]),
+        user=fold_space(fold_space(raw["user"]).lstrip("@")),
+        name=fold_space(raw.get("name")) or None,
         kind=kind,
         until=until,
         line=line,
@@ -118,17 +118,17 @@ def parse_yaml(text: str, source: str = "") -> TeamFile:
     assignments = []
     for raw in raw_assignments:
         if not isinstance(raw, dict):
-            raise CatalogueError("each assignment must be a mapping", None, source)
+            raise CatalogueError("each assignment must be a mapping", data.get("__line__"), source)
         assignments.append(_assignment(raw, raw.get("__line__"), source))
     return _check_roles(TeamFile(spec, tuple(assignments)), source)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(";") if part.strip())
+    return tuple(fold_space(part) for part in (value or "").split(";") if fold_space(part))
 
 
 def parse_csv(text: str, source: str = "") -> TeamFile:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None or tuple(reader.fieldnames) != CSV_COLUMNS:
         raise CatalogueError(f"the header must be: {','.join(CSV_COLUMNS)}", 1, source)
     roles: dict[str, tuple[str, list[str], list[ResponsibilitySpec]]] = {}
@@ -139,17 +139,17 @@ def parse_csv(text: str, source: str = "") -> TeamFile:
         if None in row or any(v is None for v in row.values()):
             raise CatalogueError("wrong number of columns", line, source)
         record = row["record"].strip()
-        role_name = row["role"].strip()
+        role_name = fold_space(row["role"])
         if record in ("role", "responsibility") and not role_name:
             raise CatalogueError(f"a {record} row needs `role`", line, source)
         if record == "role":
             entry = roles.setdefault(role_name.casefold(), (role_name, [], []))
             entry[1].extend(_split(row["keywords"]))
         elif record == "responsibility":
-            if not row["text"].strip():
+            if not fold_space(row["text"]):
                 raise CatalogueError("a responsibility row needs `text`", line, source)
             entry = roles.setdefault(role_name.casefold(), (role_name, [], []))
-            entry[2].append(ResponsibilitySpec(row["text"].strip(), _split(row["keywords"])))
+            entry[2].append(ResponsibilitySpec(fold_space(row["text"]), _split(row["keywords"])))
         elif record == "assignment":
             assignments.append(_assignment(dict(row), line, source))
         elif record == "escalation_chain":
@@ -167,9 +167,12 @@ def parse_csv(text: str, source: str = "") -> TeamFile:
 
 def parse_team_file(text: str, source: str = "") -> TeamFile:
     """YAML or CSV, told apart by the CSV header."""
-    if text.lstrip("\ufeff").startswith("record,"):
-        return parse_csv(text.lstrip("\ufeff"), source)
-    return parse_yaml(text, source)
+    try:
+        if text.lstrip("\ufeff").startswith("record,"):
+            return parse_csv(text.lstrip("\ufeff"), source)
+        return parse_yaml(text, source)
+    except csv.Error as exc:
+        raise CatalogueError(f"not valid CSV ({exc})", None, source) from exc
 
 
 def _assignment_data(a: AssignmentSpec) -> dict[str, Any]:
@@ -193,7 +196,8 @@ def to_yaml(team: TeamFile) -> str:
 
 def to_csv(team: TeamFile) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF, as the CSV standard has it: the writer then quotes any field holding a line break.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     writer.writerow(
         ["escalation_chain", "", "", ";".join(team.catalogue.escalation_chain), "", "", "", "", ""]

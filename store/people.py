@@ -12,6 +12,8 @@ from store.db import Database
 from store.models import Person, Workspace
 from store.records import PersonRecord
 
+NAME_LENGTH = 200  # the column's size
+
 
 def person_record(person: Person) -> PersonRecord:
     return PersonRecord(id=person.id, user_id=person.platform_user_id, name=person.display_name)
@@ -33,7 +35,7 @@ async def upsert_person(
                 person = Person(
                     workspace_id=workspace_id,
                     platform_user_id=user_id,
-                    display_name=display_name or user_id,
+                    display_name=(display_name or user_id)[:NAME_LENGTH],
                     created_at=now,
                     updated_at=now,
                 )
@@ -46,8 +48,8 @@ async def upsert_person(
                     )
                 )
             ).one()
-    elif display_name and display_name != person.display_name:
-        person.display_name = display_name
+    elif display_name and display_name[:NAME_LENGTH] != person.display_name:
+        person.display_name = display_name[:NAME_LENGTH]
         person.updated_at = now
     return person
 

@@ -63,9 +63,9 @@ INTENTS = frozenset(build_router().intents) | {"error"}
 MEMBER = "somebody"  # never an admin (the admins are {"U_ADMIN"}) and never given a role
 
 # Store-backed examples cost a few milliseconds each; these counts keep the file well under a minute.
-STORE_EXAMPLES = 250
+STORE_EXAMPLES = 150
 PARSER_EXAMPLES = 300
-FAST_EXAMPLES = 400
+FAST_EXAMPLES = 300
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,12 +477,21 @@ huge_messages = st.builds(
     ),
 )
 
+# Escalations #1–#3 exist (open, acknowledged, resolved), so these often have something to change.
+escalation_commands = st.builds(
+    "{} #{}{}".format,
+    st.sampled_from(["ack", "acknowledge", "resolve", "close", "done", "reopen"]),
+    st.integers(1, 5),
+    st.sampled_from(["", " fixed", ": a note", " - \x00"]),
+)
+
 messages = st.one_of(
     st.text(),
     st.sampled_from(TRICKY_TEXT),
     commands(),
     commands(),
     commands(),
+    escalation_commands,
     st.builds(lambda a, b, c: a + b + c, st.text(max_size=20), commands(), st.text(max_size=20)),
     huge_messages,
 )
@@ -511,7 +520,8 @@ channels = st.sampled_from([None, "C1", LINKED_CHANNEL])
 def test_admin_messages_always_get_a_reply(
     store: Store, texts: list[str], channel: str | None
 ) -> None:
-    """The operator (an admin) may do anything: whatever the text, a reply, and every change audited."""
+    """The operator (an admin) may do anything. Whatever the text: a reply, every change audited,
+    and nothing stored that PostgreSQL would refuse (it would crash the message there)."""
     store.reset()
     for text in texts:
         contents, audits = store.run(audited_state(store.database))
@@ -555,9 +565,13 @@ def test_member_messages_never_change_what_they_may_not(
 # 2. The importers
 
 
+def fold(value: str) -> str:
+    return " ".join(value.split())
+
+
 def _is_clean(value: str) -> bool:
-    """Non-empty, without surrounding whitespace."""
-    return bool(value) and value == value.strip()
+    """Non-empty, its white space folded to single spaces, as the importers read names and texts."""
+    return bool(value) and value == fold(value)
 
 
 def assert_valid_catalogue(spec: CatalogueSpec) -> None:
@@ -854,6 +868,8 @@ CSV_TESTER = f"{CSV_HEADER}\nrole,,Tester,,,,,,\n"
 # BUG (seed/transfer.py _assignment): user "@" becomes the empty user "" (stripped after the check),
 # project " " the empty project "", name " " the empty name "".
 @example(text=CSV_TESTER + "assignment,,Tester,,,@,,,\n")
+# BUG (seed/transfer.py _assignment): "@ bob" folds to "@ bob" and loses its "@" after that: " bob".
+@example(text=TESTER + "assignments:\n- {role: Tester, user: '@ bob'}\n")
 @example(text=TESTER + "assignments:\n- {role: Tester, user: alice, project: ' '}\n")
 @example(text=TESTER + "assignments:\n- {role: Tester, user: alice, name: ' '}\n")
 def test_team_file_import_gives_a_team_or_a_catalogue_error(text: str) -> None:
@@ -884,16 +900,30 @@ def catalogue_errors(text: str) -> list[CatalogueError]:
 @example(text="catalogue:\n  roles:\n  -\n")
 # BUG (seed/transfer.py parse_yaml): "each assignment must be a mapping" is raised with line None.
 @example(text=TESTER + "assignments:\n- alice\n")
+# An impossible timestamp and too deep a nesting are errors of a line too.
+@example(text="catalogue:\n  roles: []\nassignments:\n- until: 2001-13-45\n")
+@example(text="[" * 1000)
 def test_import_errors_name_a_line(text: str) -> None:
     for error in catalogue_errors(text):
         assert_names_a_line(error, text)
 
 
-# Valid teams for the round trip. Names, texts and keywords are stripped and non-empty, as the
-# importers make them. Keywords, aliases and escalation-chain entries contain no ';': the CSV format
-# joins lists with ';', so such a value cannot survive it (a documented limit, not a bug).
-clean_text = st.text(min_size=1, max_size=20).filter(_is_clean)
-list_item = clean_text.filter(lambda s: ";" not in s and s == s.strip())
+# Valid teams for the round trip. Names, texts and keywords are non-empty with their white space
+# folded, as the importers read them (so every catalogue in a store is). Keywords, aliases and
+# escalation-chain entries contain no ';': the CSV format joins lists with ';', so such a value
+# cannot survive it (a documented limit, not a bug).
+clean_text = st.text(min_size=1, max_size=20).map(fold).filter(bool)
+list_item = clean_text.filter(lambda s: ";" not in s)
+# Fixed offsets: the file keeps an offset, not a zone. (A zoneinfo time in a repeated hour never
+# compares equal to a time in another zone; that is Python's rule, not the file's.)
+offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+moments = st.datetimes(
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(9000, 1, 1),
+    timezones=st.just(UTC) | offsets,
+)
 
 
 @st.composite
@@ -914,16 +944,6 @@ def teams(draw: st.DrawFn) -> TeamFile:
     assignments = []
     for _ in range(draw(st.integers(0, 4))):
         kind = draw(st.sampled_from(KINDS))
-        # Fixed offsets: the file keeps an offset, not a zone. (A zoneinfo time in a repeated hour
-        # never compares equal to a time in another zone, which is Python's rule, not the file's.)
-        offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(
-            lambda minutes: timezone(timedelta(minutes=minutes))
-        )
-        moments = st.datetimes(
-            min_value=datetime(1900, 1, 1),
-            max_value=datetime(9000, 1, 1),
-            timezones=st.just(UTC) | offsets,
-        )
         until = draw(moments if kind == "cover" else st.none() | moments)
         assignments.append(
             AssignmentSpec(
@@ -946,18 +966,12 @@ def without_lines(team: TeamFile) -> TeamFile:
 
 @settings(max_examples=PARSER_EXAMPLES)
 @given(team=teams())
-# BUG (seed/transfer.py to_yaml): with allow_unicode=True PyYAML writes a NEL (U+0085) unescaped
-# inside a quoted scalar, and reading it back folds it into a space: "Data Scientist".
-@example(team=TeamFile(CatalogueSpec((RoleSpec("Data\x85Scientist", ()),))))
 def test_team_file_round_trips_through_yaml(team: TeamFile) -> None:
     assert without_lines(parse_team_file(to_yaml(team))) == team
 
 
 @settings(max_examples=PARSER_EXAMPLES)
 @given(team=teams())
-# BUG (seed/transfer.py to_csv): csv.writer with lineterminator="\n" does not quote a field holding
-# a bare "\r", and reading it back fails: _csv.Error: new-line character seen in unquoted field.
-@example(team=TeamFile(CatalogueSpec((RoleSpec("Data\rScientist", ()),))))
 def test_team_file_round_trips_through_csv(team: TeamFile) -> None:
     assert without_lines(parse_team_file(to_csv(team))) == team
 

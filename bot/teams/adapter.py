@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
 _AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
+_TAGS = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")  # markup, not "3 < 4 > 2"
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,9 @@ def _mentions(activity: Activity) -> list[tuple[str, str, str]]:
     for entity in activity.entities or []:
         if getattr(entity, "type", None) != "mention":
             continue
-        props: dict[str, Any] = getattr(entity, "additional_properties", None) or {}
-        mentioned = props.get("mentioned") or {}
-        if mentioned.get("id"):
+        props = getattr(entity, "additional_properties", None) or {}
+        mentioned = props.get("mentioned") if isinstance(props, dict) else None
+        if isinstance(mentioned, dict) and mentioned.get("id"):
             found.append(
                 (
                     str(mentioned["id"]),
@@ -139,11 +139,11 @@ def normalise(activity: Activity) -> tuple[str, tuple[Mention, ...]]:
         replacement = " " if user_id == bot_id else f"@{user_id}"
         if user_id != bot_id and all(m.user_id != user_id for m in mentions):
             mentions.append(Mention(user_id, name or None))
-        count = -1 if user_id == bot_id else 1  # the bot's own mention may appear more than once
+        # One occurrence per entity, in order: two people may share a display name.
         if at_text and at_text in text:
-            text = text.replace(at_text, replacement, count)
+            text = text.replace(at_text, replacement, 1)
         elif name:
-            text = text.replace(f"<at>{name}</at>", replacement, count)
+            text = text.replace(f"<at>{name}</at>", replacement, 1)
     text = _AT.sub(lambda m: m.group(1), text)  # a mention without an entity: keep the name
     text = _TAGS.sub(" ", text).replace("&nbsp;", " ")
     return " ".join(text.split()), tuple(mentions)

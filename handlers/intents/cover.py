@@ -31,7 +31,7 @@ INTENT = "cover"
 _UNTIL = r"(?:until|till|til|through|to) (?P<until>[^,;@]+?)"
 _COVERS = (
     r"(?:covers|will cover|is covering|is cover|can cover|to cover)"
-    r"(?: for me| for (?P<away>@[\w.\-:]+))?"
+    r"(?: for me| for (?P<away>@[\w.\-:]{1,150}))?"
 )
 
 
@@ -81,6 +81,11 @@ async def handle_role_cover(turn: Turn, match: re.Match[str]) -> Reply:
     role = await resolve_role(turn, INTENT, groups["role"])
     if isinstance(role, Reply):
         return role
+    if not groups.get("until"):
+        return refusal(
+            INTENT,
+            f"A cover needs an end date, e.g. “@someone covers {role.name} until 2026-12-05”.",
+        )
     away = person_ref(turn, groups["away"].lstrip("@")) if groups.get("away") else None
     if away is None:
         held = await turn.role_holders(role.id)
