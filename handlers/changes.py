@@ -7,6 +7,7 @@ person making it, are notified.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from handlers.matching.roles import RoleResolution
@@ -73,6 +74,20 @@ async def resolve_role(turn: Turn, intent: str, asked: str) -> RoleRecord | Repl
         return resolution.role
     roles = [r.name for r in index.catalog.roles]
     return unresolved_role(intent, asked.strip(), resolution, roles, turn.message.text)
+
+
+async def permitted_role(
+    turn: Turn,
+    intent: str,
+    asked: str,
+    check: Callable[[RoleRecord], Awaitable[Refused | None]],
+) -> RoleRecord | Reply:
+    """The role a command names, if the sender may change it; else the reply that says why not."""
+    role = await resolve_role(turn, intent, asked)
+    if isinstance(role, Reply):
+        return role
+    refused = await check(role)
+    return refusal_reply(intent, refused) if refused else role
 
 
 def person_ref(turn: Turn, user_id: str) -> PersonRef:

@@ -14,9 +14,8 @@ from handlers.changes import (
     USER,
     apply_and_confirm,
     kind_of,
+    permitted_role,
     person_ref,
-    refusal_reply,
-    resolve_role,
 )
 from handlers.message import Reply
 from handlers.permissions import may_manage
@@ -31,12 +30,11 @@ _KIND = r"(?:(?P<kind>backup|primary|main)\s+)?"
 
 async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     groups = match.groupdict()
-    role = await resolve_role(turn, INTENT, groups["role"])
+    role = await permitted_role(
+        turn, INTENT, groups["role"], lambda _: may_manage(turn, "assign roles")
+    )
     if isinstance(role, Reply):
         return role
-    refused = await may_manage(turn, "assign roles")
-    if refused:
-        return refusal_reply(INTENT, refused)
     person = person_ref(turn, groups["user"])
     kind = kind_of(groups.get("kind"))
     replacing = groups.get("verb") != "add"

@@ -13,9 +13,9 @@ from handlers.changes import (
     ROLE,
     USER,
     apply_and_confirm,
+    permitted_role,
     person_ref,
     refusal_reply,
-    resolve_role,
 )
 from handlers.message import Reply, line
 from handlers.permissions import Refused, can_manage, may_change_own
@@ -29,12 +29,11 @@ INTENT = "handover"
 
 async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     groups = match.groupdict()
-    role = await resolve_role(turn, INTENT, groups["role"])
+    role = await permitted_role(
+        turn, INTENT, groups["role"], lambda r: may_change_own(turn, r, f"hand over {r.name}")
+    )
     if isinstance(role, Reply):
         return role
-    refused = await may_change_own(turn, role, f"hand over {role.name}")
-    if refused:
-        return refusal_reply(INTENT, refused)
     held = await turn.role_holders(role.id)
     mine = next(
         (h for h in held if h.person.id == turn.sender.id and h.kind != AssignmentKind.COVER), None

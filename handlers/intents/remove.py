@@ -9,9 +9,8 @@ from handlers.changes import (
     ROLE,
     USER,
     apply_and_confirm,
+    permitted_role,
     person_ref,
-    refusal_reply,
-    resolve_role,
 )
 from handlers.message import Reply
 from handlers.permissions import may_manage
@@ -24,12 +23,11 @@ INTENT = "remove"
 
 async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     groups = match.groupdict()
-    role = await resolve_role(turn, INTENT, groups["role"])
+    role = await permitted_role(
+        turn, INTENT, groups["role"], lambda _: may_manage(turn, "remove people from roles")
+    )
     if isinstance(role, Reply):
         return role
-    refused = await may_manage(turn, "remove people from roles")
-    if refused:
-        return refusal_reply(INTENT, refused)
     person = person_ref(turn, groups["user"])
     name = person.name or person.user_id
     return await apply_and_confirm(
