@@ -9,6 +9,9 @@
 
 The store-backed tests share one SQLite file per module and one event loop of their own: hypothesis
 runs examples synchronously, and function-scoped async fixtures cannot be re-entered per example.
+
+An `@example` under a "# Found (module): …" comment is a failure these properties found in the
+product code; it stays as a regression check.
 """
 
 from __future__ import annotations
@@ -507,13 +510,13 @@ channels = st.sampled_from([None, "C1", LINKED_CHANNEL])
 
 @settings(max_examples=STORE_EXAMPLES, deadline=None)
 @given(texts=conversations, channel=channels)
-# Found here: a date at the end of the calendar overflowed in handlers/dates.py (OverflowError).
+# Found (handlers/dates.py end_of): a date at the end of the calendar overflowed.
 @example(texts=["@bob covers Tester until 9999-12-31"], channel=None)
 @example(texts=["who was the Tester on 9999-12-31"], channel=None)
-# BUG (handlers/intents/cover.py handle_role_cover): the pattern without "until" has no `until`
+# Found (handlers/intents/cover.py handle_role_cover): the pattern without "until" has no `until`
 # group, and the handler reads groups["until"]. KeyError: 'until'.
 @example(texts=["@bob covers Scrum Master"], channel=None)
-# BUG (PostgreSQL only): a 300-character mention is stored in person.platform_user_id, a
+# Found (PostgreSQL only): a 300-character mention is stored in person.platform_user_id, a
 # VARCHAR(200); NUL characters reach TEXT columns. PostgreSQL refuses both and the message crashes.
 @example(texts=["assign @" + "x" * 300 + " as Tester"], channel=None)
 @example(texts=["escalate: blocked\x00 on GPU quota"], channel=None)
@@ -849,26 +852,26 @@ CSV_TESTER = f"{CSV_HEADER}\nrole,,Tester,,,,,,\n"
 
 @settings(max_examples=PARSER_EXAMPLES)
 @given(text=st.one_of(importer_inputs, yaml_documents, csv_documents))
-# BUG (seed/catalogue.py load_yaml): PyYAML reads 2001-13-45 as a timestamp and its constructor
+# Found (seed/catalogue.py load_yaml): PyYAML reads 2001-13-45 as a timestamp and its constructor
 # raises ValueError ("month must be in 1..12"; "0000-00-00": "year 0 is out of range").
 @example(text="2001-13-45")
-# BUG (seed/catalogue.py catalogue_from_data): `responsibilities` that is not a list.
+# Found (seed/catalogue.py catalogue_from_data): `responsibilities` that is not a list.
 # TypeError: 'int' object is not iterable.
 @example(text=TESTER + "    responsibilities: 5\n")
-# BUG (seed/catalogue.py load_yaml): deep nesting. RecursionError.
+# Found (seed/catalogue.py load_yaml): deep nesting. RecursionError.
 @example(text="[" * 1000)
-# BUG (seed/transfer.py parse_csv): a bare carriage return in a field. _csv.Error: new-line
+# Found (seed/transfer.py parse_csv): a bare carriage return in a field. _csv.Error: new-line
 # character seen in unquoted field.
 @example(text="record,\r0")
-# BUG (seed/catalogue.py catalogue_from_data): a string for `responsibilities` is read one character
+# Found (seed/catalogue.py catalogue_from_data): a string for `responsibilities` is read one character
 # per responsibility, and a blank one is kept as an empty responsibility ("data drift" gives "d",
 # "a", …, "").
 @example(text=TESTER + "    responsibilities: data drift\n")
 @example(text=TESTER + "    responsibilities: [' ']\n")
-# BUG (seed/transfer.py _assignment): user "@" becomes the empty user "" (stripped after the check),
+# Found (seed/transfer.py _assignment): user "@" becomes the empty user "" (stripped after the check),
 # project " " the empty project "", name " " the empty name "".
 @example(text=CSV_TESTER + "assignment,,Tester,,,@,,,\n")
-# BUG (seed/transfer.py _assignment): "@ bob" folds to "@ bob" and loses its "@" after that: " bob".
+# Found (seed/transfer.py _assignment): "@ bob" folds to "@ bob" and loses its "@" after that: " bob".
 @example(text=TESTER + "assignments:\n- {role: Tester, user: '@ bob'}\n")
 @example(text=TESTER + "assignments:\n- {role: Tester, user: alice, project: ' '}\n")
 @example(text=TESTER + "assignments:\n- {role: Tester, user: alice, name: ' '}\n")
@@ -893,12 +896,12 @@ def catalogue_errors(text: str) -> list[CatalogueError]:
 
 @settings(max_examples=PARSER_EXAMPLES)
 @given(text=importer_inputs)
-# BUG (seed/catalogue.py load_yaml): a character YAML does not allow is a yaml.ReaderError, which is
+# Found (seed/catalogue.py load_yaml): a character YAML does not allow is a yaml.ReaderError, which is
 # not a MarkedYAMLError, so the error names no line ("… position 0").
 @example(text="\x1b")
-# BUG (seed/catalogue.py catalogue_from_data): an empty role item (`-`) has no line of its own.
+# Found (seed/catalogue.py catalogue_from_data): an empty role item (`-`) has no line of its own.
 @example(text="catalogue:\n  roles:\n  -\n")
-# BUG (seed/transfer.py parse_yaml): "each assignment must be a mapping" is raised with line None.
+# Found (seed/transfer.py parse_yaml): "each assignment must be a mapping" is raised with line None.
 @example(text=TESTER + "assignments:\n- alice\n")
 # An impossible timestamp and too deep a nesting are errors of a line too.
 @example(text="catalogue:\n  roles: []\nassignments:\n- until: 2001-13-45\n")
@@ -1165,7 +1168,7 @@ def teams_messages(draw: st.DrawFn) -> tuple[str, list[Any]]:
 
 @settings(max_examples=FAST_EXAMPLES)
 @given(message=teams_messages())
-# BUG (bot/teams/adapter.py normalise): the bot's own mention is replaced everywhere (count -1), so
+# Found (bot/teams/adapter.py normalise): the bot's own mention is replaced everywhere (count -1), so
 # a person whose display name is the bot's loses their mention: "who is" instead of "who is @29:x".
 @example(
     message=(
@@ -1173,7 +1176,7 @@ def teams_messages(draw: st.DrawFn) -> tuple[str, list[Any]]:
         [mention_entity(TEAMS_BOT_ID, TEAMS_BOT_NAME), mention_entity("29:x", TEAMS_BOT_NAME)],
     )
 )
-# BUG (bot/teams/adapter.py normalise): tags are stripped after mentions became "@<id>", so a "<"
+# Found (bot/teams/adapter.py normalise): tags are stripped after mentions became "@<id>", so a "<"
 # before a mention and a ">" after it (plain text, as the fake connector sends it) swallow it.
 @example(message=("3 < <at>Alice</at> > 2", [mention_entity("29:alice", "Alice")]))
 def test_teams_mentions_appear_in_the_text(message: tuple[str, list[Any]]) -> None:
@@ -1208,7 +1211,7 @@ json_values = st.recursive(
     ),
     recipient=st.booleans(),
 )
-# BUG (bot/teams/adapter.py _mentions): a mention entity whose `mentioned` is not an object.
+# Found (bot/teams/adapter.py _mentions): a mention entity whose `mentioned` is not an object.
 # AttributeError: 'str' object has no attribute 'get'.
 @example(text="hi", entities=[{"type": "mention", "mentioned": "0"}], recipient=True)
 def test_teams_normalise_never_raises(

@@ -62,8 +62,8 @@ def normalise(text: str, bot_user_id: str | None) -> tuple[str, tuple[Mention, .
         if user_id == bot_user_id:
             return " "
         if all(m.user_id != user_id for m in mentions):
-            mentions.append(Mention(user_id, name or None))
-        return f"@{user_id}"
+            mentions.append(Mention(user_id, html.unescape(name) if name else None))
+        return f"@{user_id} "  # apart from what follows: "<@U1>: hi" is not user "U1:"
 
     text = _USER_MENTION.sub(user, text)
     text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
