@@ -23,6 +23,9 @@ from sqlalchemy.ext.asyncio import (
 log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///whoowns.db"
+# Connections kept open per replica: enough for the requests in flight, so that a busy minute does
+# not open and close connections (a TLS handshake each) beyond the pool.
+POOL_SIZE = 20
 
 
 class StoreUnavailable(RuntimeError):
@@ -77,7 +80,7 @@ class Database:
         if not self.is_sqlite:
             # No pre-ping (a round trip per checkout): a dead connection fails its statement, SQLAlchemy
             # then drops the whole pool, and the next request connects afresh.
-            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_recycle=1800)
             if schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
