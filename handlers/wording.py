@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from handlers.message import HolderFact, Line, PersonMention, Reply, Segment, join_people, line
+from handlers.message import HolderFact, Line, PersonMention, Reply, Segment, line
 from store.models import AssignmentKind
 from store.records import Holder, PersonRecord
 
@@ -25,14 +25,20 @@ def last_day(until: datetime) -> str:
     return day(until - timedelta(microseconds=1))
 
 
-def holder_note(holder: Holder) -> str:
-    if holder.kind == AssignmentKind.BACKUP:
+def kind_note(kind: AssignmentKind, until: datetime | None, covers_for: str | None = None) -> str:
+    """What follows a holder or a role held: "", " (backup)", " (covering for Ann until …)"."""
+    if kind == AssignmentKind.BACKUP:
         return " (backup)"
-    if holder.kind == AssignmentKind.COVER:
-        until = f" until {last_day(holder.until)}" if holder.until else ""
-        who = f" for {holder.covers_for.name}" if holder.covers_for else ""
-        return f" (covering{who}{until})"
+    if kind == AssignmentKind.COVER:
+        lasting = f" until {last_day(until)}" if until else ""
+        who = f" for {covers_for}" if covers_for else ""
+        return f" (covering{who}{lasting})"
     return ""
+
+
+def holder_note(holder: Holder) -> str:
+    covers_for = holder.covers_for.name if holder.covers_for else None
+    return kind_note(holder.kind, holder.until, covers_for)
 
 
 def holder_segments(holders: Sequence[Holder]) -> list[Segment]:
@@ -78,10 +84,6 @@ def holders_line(
         f"Nobody holds {role} in project {project} yet. "
         f"{_capitalised(who_can_assign(managing))} can set one: `assign @someone as {role}`."
     )
-
-
-def people(persons: Sequence[PersonRecord]) -> list[Segment]:
-    return join_people(mention(p) for p in persons)
 
 
 def refusal(intent: str, text: str, **facts: object) -> Reply:

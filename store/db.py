@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,10 +29,6 @@ POOL_SIZE = 20
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached; callers answer "I can't reach my store" instead of crashing."""
-
-
-def database_url_from_env() -> str:
-    return normalise_url(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
 
 
 def normalise_url(url: str) -> str:

@@ -83,18 +83,6 @@ async def find_person(db: Database, workspace_id: int, name_or_id: str) -> Perso
         return person_record(chosen[0]) if len(chosen) == 1 else None
 
 
-async def display_names(db: Database, workspace_id: int, user_ids: list[str]) -> dict[str, str]:
-    if not user_ids:
-        return {}
-    async with db.reading() as session:
-        rows = await session.execute(
-            select(Person.platform_user_id, Person.display_name).where(
-                Person.workspace_id == workspace_id, Person.platform_user_id.in_(user_ids)
-            )
-        )
-        return {user_id: name for user_id, name in rows}
-
-
 async def fresh_display_name(
     db: Database, platform: str, workspace: str, user_id: str, max_age: timedelta
 ) -> str | None:

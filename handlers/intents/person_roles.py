@@ -7,21 +7,15 @@ import re
 from handlers.message import Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
-from handlers.wording import last_day, mention
+from handlers.wording import kind_note, mention
 from store import people
-from store.models import AssignmentKind
 from store.records import Holding, PersonRecord
 
 INTENT = "person_roles"
 
 
 def _holding_text(holding: Holding) -> str:
-    if holding.kind == AssignmentKind.BACKUP:
-        return f"{holding.role} (backup)"
-    if holding.kind == AssignmentKind.COVER:
-        until = f" until {last_day(holding.until)}" if holding.until else ""
-        return f"{holding.role} (covering{until})"
-    return holding.role
+    return holding.role + kind_note(holding.kind, holding.until)
 
 
 async def _person(turn: Turn, who: str | None) -> PersonRecord | None:
