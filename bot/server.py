@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -115,6 +116,11 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             if settings.slack.app_token:
                 await running.slack.start_socket_mode()
         app[RUNNING] = running
+        # The catalogue index, the libraries and their caches make a heap of long-lived objects
+        # that every full collection would walk again (about 100 ms, a stall of every turn in
+        # flight): set them aside, so collections only look at what turns create.
+        gc.collect()
+        gc.freeze()
 
         async def deliver(escalation: EscalationRecord, notes: list[Notification]) -> None:
             await _deliver(running, escalation, notes)
@@ -133,6 +139,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 log.warning(
                     "shutdown: work still running after %.0f s; closing anyway", DRAIN_SECONDS
                 )
+            await running.teams.close()
             if running.slack is not None:
                 await running.slack.close()
 

@@ -3,11 +3,13 @@ redelivery) must never produce a second reply, escalation or change, on any repl
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.expression import Executable
 
 from store.db import Database
 from store.models import ProcessedEvent
@@ -15,16 +17,30 @@ from store.models import ProcessedEvent
 KEEP_FOR = timedelta(days=3)  # Slack retries for minutes and Bot Framework for less; days is plenty
 
 
-async def claim_event(db: Database, platform: str, event_id: str) -> bool:
-    """True for the first delivery of `event_id`; False for every later one, whoever got the first."""
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
-    statement = (
+@functools.cache
+def _claim(dialect: str) -> Executable:
+    """Built once per dialect: building it per delivery cost more than running it."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
         insert(ProcessedEvent)
-        .values(platform=platform, event_id=event_id[:200], received_at=datetime.now(UTC))
+        .values(
+            platform=bindparam("platform"),
+            event_id=bindparam("event_id"),
+            received_at=bindparam("received_at"),
+        )
         .on_conflict_do_nothing(index_elements=["platform", "event_id"])
     )
+
+
+async def claim_event(db: Database, platform: str, event_id: str) -> bool:
+    """True for the first delivery of `event_id`; False for every later one, whoever got the first."""
+    parameters = {
+        "platform": platform,
+        "event_id": event_id[:200],
+        "received_at": datetime.now(UTC),
+    }
     async with db.single_statement() as connection:
-        result = await connection.execute(statement)
+        result = await connection.execute(_claim(db.dialect), parameters)
         return bool(result.rowcount)
 
 

@@ -14,10 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from botbuilder.schema import Activity, Attachment, ChannelAccount, Mention
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import MicrosoftAppCredentials
 
 from bot.server import create_app
 from bot.settings import Settings
 from bot.teams.adapter import TeamsConfig
+from bot.teams.connector_http import use_aiohttp
 from bot.teams.package import PackageError, build_package
 from tests.conftest import proxied_postgres
 from tests.fakes.botframework import (
@@ -344,3 +348,45 @@ async def test_a_store_outage_gets_a_short_message(connector: FakeConnector) -> 
             assert "Data Scientist" in text_of(await running.personal("who handles data drift?"))
         finally:
             await running.runner.cleanup()
+
+
+class _IssuedToken(MicrosoftAppCredentials):  # type: ignore[misc]  # botframework is untyped
+    """Stands in for Azure AD, which issues the bot's token and which tests cannot reach."""
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return "token-from-azure-ad"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "authorization"),
+    [
+        (
+            _IssuedToken("00000000-0000-0000-0000-000000000001", "secret"),
+            "Bearer token-from-azure-ad",
+        ),
+        (MicrosoftAppCredentials("", ""), None),
+    ],
+)
+async def test_connector_calls_go_over_aiohttp_with_the_bots_token(
+    connector: FakeConnector, credentials: MicrosoftAppCredentials, authorization: str | None
+) -> None:
+    """Replies leave through our aiohttp pipeline: the credentials' bearer token (none without an
+    app id), botbuilder's model serialised as the connector expects, its answer read back."""
+    async with aiohttp.ClientSession() as http:
+        client = use_aiohttp(ConnectorClient(credentials, base_url=connector.service_url), http)
+        reply = Activity(
+            type="message",
+            text="<at>Dana</at> is the Data Scientist.",
+            attachments=[Attachment(content_type="application/json", content={"a": [1, "ü"]})],
+            entities=[
+                Mention(mentioned=ChannelAccount(id="29:dana", name="Dana"), text="<at>Dana</at>")
+            ],
+        )
+        answer = await client.conversations.reply_to_activity("a:conv/1", "act-1", reply)
+    [sent] = connector.sent
+    assert sent.authorization == authorization
+    assert (sent.conversation_id, sent.reply_to_id) == ("a:conv/1", "act-1")
+    assert sent.activity["text"] == reply.text
+    assert sent.activity["attachments"][0]["content"] == {"a": [1, "ü"]}
+    assert sent.activity["entities"][0]["mentioned"] == {"id": "29:dana", "name": "Dana"}
+    assert answer.id == sent.response_id

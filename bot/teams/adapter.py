@@ -13,16 +13,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity, ChannelAccount, ConversationReference
+from botbuilder.schema import Activity, Attachment, ChannelAccount, ConversationReference
 from botbuilder.schema import Mention as MentionEntity
 from botframework.connector.auth import ConnectorFactory
 
 from bot.buttons import notification_buttons, parse_click
 from bot.inflight import InFlight
 from bot.teams import render
+from bot.teams.connector_http import use_aiohttp
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Line, Mention, Message, Notification, PersonMention, line
 from handlers.wording import STORE_DOWN
@@ -55,29 +57,37 @@ class _ReusedConnectors(ConnectorFactory):  # type: ignore[misc]  # botbuilder i
     its HTTP session) costs more than the whole turn. Clients are stateless but for their
     credentials, so one per (app, service URL, audience) is reused."""
 
-    def __init__(self, inner: Any, cache: dict[tuple[str, str, str], Any], app: str) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        cache: dict[tuple[str, str, str], Any],
+        app: str,
+        http: aiohttp.ClientSession,
+    ) -> None:
         self._inner = inner
         self._cache = cache
         self._app = app
+        self._http = http
 
     async def create(self, service_url: str, audience: str) -> Any:
         key = (self._app, service_url, audience or "")
         client = self._cache.get(key)
         if client is None:
-            client = await self._inner.create(service_url, audience)
+            client = use_aiohttp(await self._inner.create(service_url, audience), self._http)
             self._cache[key] = client
         return client
 
 
 class _ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
-    def __init__(self, configuration: Any) -> None:
+    def __init__(self, configuration: Any, http: aiohttp.ClientSession) -> None:
         super().__init__(configuration)
+        self._http = http
         self._connectors: dict[tuple[str, str, str], Any] = {}
         self._token_clients: dict[str, Any] = {}
 
     def create_connector_factory(self, claims_identity: Any) -> Any:
         inner = super().create_connector_factory(claims_identity)
-        return _ReusedConnectors(inner, self._connectors, _app_of(claims_identity))
+        return _ReusedConnectors(inner, self._connectors, _app_of(claims_identity), self._http)
 
     async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
         # Incoming turns take their connector factory from here, not from the method above.
@@ -85,7 +95,7 @@ class _ReusingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: 
         if getattr(result, "connector_factory", None) is not None:
             app = _app_of(getattr(result, "claims_identity", None))
             result.connector_factory = _ReusedConnectors(
-                result.connector_factory, self._connectors, app
+                result.connector_factory, self._connectors, app, self._http
             )
         return result
 
@@ -149,6 +159,31 @@ def normalise(activity: Activity) -> tuple[str, tuple[Mention, ...]]:
     return " ".join(text.split()), tuple(mentions)
 
 
+def _reference_fingerprint(activity: Activity) -> tuple[str | None, ...]:
+    """What a conversation reference is made of, but the message id: equal fingerprints, equal
+    references."""
+    conversation = activity.conversation
+    sender = activity.from_property
+    bot = activity.recipient
+    return (
+        activity.channel_id,
+        activity.service_url,
+        activity.locale,
+        _channel(activity),
+        conversation.id if conversation else None,
+        conversation.conversation_type if conversation else None,
+        conversation.tenant_id if conversation else None,
+        conversation.name if conversation else None,
+        str(conversation.is_group) if conversation else None,
+        sender.id if sender else None,
+        sender.name if sender else None,
+        getattr(sender, "aad_object_id", None),
+        sender.role if sender else None,
+        bot.id if bot else None,
+        bot.name if bot else None,
+    )
+
+
 def _tenant(activity: Activity) -> str:
     conversation = activity.conversation
     tenant = conversation.tenant_id if conversation else None
@@ -173,11 +208,16 @@ class TeamsAdapter:
         self.db = db
         self.config = config
         self.inflight = inflight
-        auth = _ReusingAuthentication(_BotFrameworkConfiguration(config))
+        self.http = aiohttp.ClientSession()
+        auth = _ReusingAuthentication(_BotFrameworkConfiguration(config), self.http)
         self.adapter = CloudAdapter(auth)
         self.adapter.on_turn_error = self._on_turn_error
         self._saved: dict[tuple[str, str], dict[str, Any]] = {}
+        self._seen_references: set[tuple[str | None, ...]] = set()
         self._workspace_ids: dict[str, int] = {}
+
+    async def close(self) -> None:
+        await self.http.close()
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -217,8 +257,14 @@ class TeamsAdapter:
     async def _remember(self, workspace: str, activity: Activity) -> None:
         """Keep where to reach this user (personal chat) or this channel, for later notifications.
 
-        Written only when it changed, so an ordinary message costs no write."""
+        Written only when it changed, so an ordinary message costs no write; the id of the
+        message it came with is left out, as it changes every time and a later message does not
+        reply to it."""
+        seen = (workspace, *_reference_fingerprint(activity))
+        if seen in self._seen_references:
+            return  # the usual case, decided without serialising anything
         reference = TurnContext.get_conversation_reference(activity).serialize()
+        reference.pop("activityId", None)
         keys = []
         kind = activity.conversation.conversation_type if activity.conversation else None
         if kind == "personal" and activity.from_property:
@@ -235,6 +281,7 @@ class TeamsAdapter:
                 self._workspace_ids[workspace] = workspace_id
             await conversations.save_reference(self.db, workspace_id, key, reference)
             self._saved[(workspace, key)] = reference
+        self._seen_references.add(seen)
 
     async def _on_message(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -341,18 +388,25 @@ def _mention_instead(missed: list[Notification]) -> dict[str, Any]:
 
 
 def _activity(payload: dict[str, Any]) -> Activity:
-    """Our activity JSON as botbuilder's model; mentions as `Mention`s, which keep their fields."""
-    entities = payload.get("entities", [])
-    activity = Activity().deserialize({k: v for k, v in payload.items() if k != "entities"})
-    activity.entities = [
-        MentionEntity(
-            mentioned=ChannelAccount(id=e["mentioned"]["id"], name=e["mentioned"]["name"]),
-            text=e["text"],
-            type="mention",
-        )
-        for e in entities
-    ]
-    return activity
+    """`render.activity`'s JSON as botbuilder's model, built directly: msrest's deserializer costs
+    more than the rest of a turn's rendering. Mentions become `Mention`s, which keep their fields."""
+    return Activity(
+        type=payload["type"],
+        text=payload["text"],
+        text_format=payload["textFormat"],
+        attachments=[
+            Attachment(content_type=a["contentType"], content=a["content"])
+            for a in payload["attachments"]
+        ],
+        entities=[
+            MentionEntity(
+                mentioned=ChannelAccount(id=e["mentioned"]["id"], name=e["mentioned"]["name"]),
+                text=e["text"],
+                type="mention",
+            )
+            for e in payload["entities"]
+        ],
+    )
 
 
 def _activity_problem(body: Any) -> str | None:

@@ -1,0 +1,147 @@
+"""The Bot Connector's HTTP calls on the server's event loop, with aiohttp.
+
+botframework-connector's async client sends through msrest's default pipeline, which runs
+`requests` in a thread pool: every reply costs a thread hop, a synchronous HTTP stack and the GIL
+contention that comes with them, and under load that pool is what a Teams turn waits on. msrest
+lets a client's pipeline be replaced; this one keeps botbuilder's policies (user agent, the
+credentials' bearer token, body decoding, logging) and only swaps the sender for an aiohttp
+session shared by all connector clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from msrest.pipeline import Request, Response
+from msrest.pipeline.async_abc import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline
+from msrest.pipeline.universal import RawDeserializer
+from msrest.serialization import Model, Serializer
+from msrest.universal_http import ClientRequest
+from msrest.universal_http.async_abc import AsyncClientResponse
+from multidict import CIMultiDict
+
+_Request = Request[ClientRequest]
+_Response = Response[ClientRequest, AsyncClientResponse]
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_native(value: object) -> bool:
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if type(value) is dict:
+        return all(type(k) is str and _json_native(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_json_native(v) for v in value)
+    return False
+
+
+class _ActivitySerializer(Serializer):
+    """msrest's serializer without two passes that cost more than the rest of a reply.
+
+    `body` first re-reads a model through the deserializer, to accept plain dicts in its place;
+    botbuilder hands it models. `serialize_object` copies free-form JSON (an Adaptive Card) key by
+    key; JSON that is already plain is used as it is."""
+
+    def body(self, data: Any, data_type: str, **kwargs: Any) -> Any:
+        if isinstance(data, Model):
+            return self._serialize(data, data_type, **kwargs)  # type: ignore[no-untyped-call]
+        return super().body(data, data_type, **kwargs)  # type: ignore[no-untyped-call]
+
+    def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
+        if _json_native(attr):
+            return attr
+        return super().serialize_object(attr, **kwargs)  # type: ignore[no-untyped-call]
+
+
+class _SignedHeaders:
+    """What botframework's credentials sign in place of a `requests.Session`: they only set (or
+    drop) its Authorization header."""
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+
+
+class _BearerToken(AsyncHTTPPolicy[ClientRequest, AsyncClientResponse]):
+    def __init__(self, credentials: Any) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    async def send(self, request: _Request, **kwargs: Any) -> _Response:
+        signed = _SignedHeaders()
+        if getattr(self._credentials, "microsoft_app_id", None):
+            # msal answers from its cache, but fetches a new token over the network (blocking)
+            # when the cached one expires: keep that off the event loop.
+            await asyncio.to_thread(self._credentials.signed_session, signed)
+        request.http_request.headers.pop("Authorization", None)
+        request.http_request.headers.update(signed.headers)
+        assert self.next is not None  # the pipeline links every policy to the next
+        return await self.next.send(request, **kwargs)
+
+
+class _LoadedResponse(AsyncClientResponse):
+    """A response read whole; unlike msrest's own aiohttp response, an empty body is a body."""
+
+    def __init__(
+        self, request: ClientRequest, response: aiohttp.ClientResponse, body: bytes
+    ) -> None:
+        super().__init__(request, response)
+        self.status_code = response.status
+        self.headers = CIMultiDict(response.headers)
+        self.reason = response.reason
+        self._body = body
+
+    def body(self) -> bytes:
+        return self._body
+
+    def raise_for_status(self) -> None:
+        if self.status_code is not None and self.status_code >= 400:
+            raise aiohttp.ClientResponseError(
+                self.internal_response.request_info,
+                (),
+                status=self.status_code,
+                message=str(self.reason),
+            )
+
+
+class _AioHttpSender(AsyncHTTPSender[ClientRequest, AsyncClientResponse]):
+    """Sends on a session it does not own: the adapter closes it."""
+
+    def __init__(self, session: aiohttp.ClientSession, config: Any) -> None:
+        self._session = session
+        self._config = config
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+    async def send(self, request: _Request, **_: Any) -> _Response:
+        http: ClientRequest = request.http_request
+        headers = {**self._config.headers, **http.headers}
+        headers.pop("Content-Length", None)  # aiohttp counts the bytes it sends
+        timeout = aiohttp.ClientTimeout(total=self._config.connection.timeout)
+        async with self._session.request(
+            http.method, http.url, headers=headers, data=http.data, timeout=timeout
+        ) as raw:
+            body = await raw.read()
+        return Response(request, _LoadedResponse(http, raw, body))
+
+
+def use_aiohttp(client: Any, session: aiohttp.ClientSession) -> Any:
+    """Point a botframework ConnectorClient's pipeline at `session`; returns the client."""
+    config = client.config
+    policies = [
+        config.user_agent_policy,
+        _BearerToken(config.credentials),
+        RawDeserializer(),
+        config.http_logger_policy,
+    ]
+    config.pipeline = AsyncPipeline(policies, _AioHttpSender(session, config))
+    serializer = _ActivitySerializer(client._serialize.dependencies)  # type: ignore[no-untyped-call]
+    # msrest re-validates every outgoing model against its schema, which costs as much as
+    # serialising it; our activities are built by us from botbuilder's own constructors.
+    serializer.client_side_validation = False
+    client.conversations._serialize = serializer
+    return client
