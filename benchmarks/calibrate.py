@@ -26,7 +26,7 @@ from seed.catalogue import default_catalogue
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 QUESTIONS = DATA / "questions.csv"
-EXTRA_TUNING = (DATA / "questions_tune_extra.csv", DATA / "questions_tune_extra2.csv")
+EXTRA_TUNING = tuple(sorted(DATA.glob("questions_tune_extra*.csv")))
 
 # About 1% of the ~300 out-of-scope tuning questions may be answered (MAX_OOS to explore): the ones
 # left are role questions about other organisations ("who is the product owner of chatgpt"), which

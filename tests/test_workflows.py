@@ -405,3 +405,20 @@ async def test_projects_and_linked_channels(dispatcher: Dispatcher) -> None:
         console_message("link this channel to project nope", channel="x")
     )
     assert unknown.private and "no project called" in unknown.text
+
+
+async def test_a_role_asked_for_a_project_by_its_name_is_answered(dispatcher: Dispatcher) -> None:
+    """The matcher does not answer "the PM for atlas" outright (it reads like "the PM of
+    chatgpt"); the workspace's own project names place the question here."""
+    await say(dispatcher, "assign @pam as Project Manager")
+    before = await say(dispatcher, "who is the project manager for atlas")
+    assert before.outcome == "clarify"
+    await say(dispatcher, "create project atlas")
+    unheld = await say(dispatcher, "who is the project manager for atlas")
+    assert unheld.outcome == "answer" and unheld.role == "Project Manager"
+    assert unheld.holders == [] and "atlas" in unheld.text  # answered for atlas, not the default
+    await say(dispatcher, "assign @max as Project Manager", project="atlas")
+    after = await say(dispatcher, "who is the project manager for atlas")
+    assert [h.user_id for h in after.holders] == ["max"]
+    elsewhere = await say(dispatcher, "who is the project manager of chatgpt")
+    assert elsewhere.outcome != "answer"

@@ -6,17 +6,19 @@ learned as an alias for the workspace, so the next person asking that way gets a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
 
 from handlers.matching.matcher import Candidate, Match, Outcome, Target
 from handlers.matching.registry import WorkspaceIndex
+from handlers.matching.text import words
 from handlers.message import CandidateFact, Line, Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
 from handlers.wording import holder_facts, holders_line
-from store import catalog
+from store import catalog, workspaces
 
 INTENT = "who_owns"
 
@@ -128,12 +130,33 @@ async def _chosen(turn: Turn, index: WorkspaceIndex) -> Reply:
     return await _answer(turn, [target], match, 1.0)
 
 
+async def _in_named_project(
+    turn: Turn, question: str, index: WorkspaceIndex, result: Match
+) -> tuple[Turn, Match]:
+    """A role placed somewhere the matcher does not know may be placed in one of this workspace's
+    projects ("the PM for atlas"): then it is answered, for that project. Rare, so the projects
+    are only read then."""
+    asked = set(words(question))
+    named = [
+        p
+        for p in await workspaces.list_projects(turn.db, turn.workspace.id)
+        if set(words(p.name)) <= asked
+    ]
+    if len(named) != 1:
+        return turn, result
+    project = named[0]
+    again = index.matcher.match(question, local_names=frozenset(words(project.name)))
+    return dataclasses.replace(turn, project=project), again
+
+
 async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     index = await turn.index()
     if turn.message.choice is not None:
         return await _chosen(turn, index)
     question = match["text"].strip()
     result = index.matcher.match(question)
+    if result.elsewhere:
+        turn, result = await _in_named_project(turn, question, index, result)
     if result.outcome == Outcome.ANSWER and result.best is not None:
         targets = [c.target for c in result.candidates] if result.shared else [result.best.target]
         return await _answer(turn, targets, result, result.best.score)

@@ -306,11 +306,57 @@ KNOWLEDGE_WORDS: frozenset[str] = _words(
     """
 )
 
-# Words that put a question in the wider world, not this project ("the most famous data engineer").
+# Words that put a question in the wider world, not this project ("the most famous data engineer",
+# "the PM in the film", "the team leader of the national team").
 WORLD_WORDS: frozenset[str] = _words(
     """
     famous greatest richest celebrity celebrities ceo cto president minister king queen pope
-    twitter linkedin youtube wikipedia history historically ever
+    twitter linkedin youtube wikipedia history historically ever movie movies film films tv
+    sitcom novel novels fiction fictional character characters actor actress country countries
+    nation national government world awards
+    """
+)
+
+# Words that ask about a role in general, not who holds it here ("what skills does a solution
+# architect need", "help me prepare for my scrum master interview", "in scrum theory, who…").
+GENERIC_WORDS: frozenset[str] = _words(
+    """
+    typical typically generally theory theoretically opinion interview interviews cv resume
+    salary salaries earn earns career careers certification certifications certified become
+    becoming according
+    """
+)
+
+# Words placing a question here wherever they are ("who's our PM for churn").
+OUR_WORDS: frozenset[str] = _words("our ours we us this here")
+
+# Words saying a role's qualifier is about this team ("the scrum master for the churn project");
+# not anywhere else in the question, as role names hold them ("project manager of canada").
+PLACE_WORDS: frozenset[str] = _words(
+    """
+    team teams project projects squad squads group pod company org organisation organization
+    department
+    """
+)
+
+# What ML teams' own work is called ("the data scientist for churn", "the PO of the recommender"):
+# a qualifier naming these is about work here, not about another organisation.
+ML_WORK_WORDS: frozenset[str] = _words(
+    """
+    churn attrition retention recommender recommenders recommendation recommendations forecasting
+    forecast forecasts fraud pricing nlp classifier classifiers classification optimiser optimizer
+    optimisation optimization segmentation personalisation personalization ranking search
+    anomaly anomalies propensity scoring demand supply chain vision ocr chatbot llm rag genai
+    embeddings uplift underwriting credit risk claims invoice invoices tickets ticket
+    """
+)
+
+# Words that date a question without placing it ("the project lead for X this quarter", "the PO
+# for the new iphone").
+TIME_WORDS: frozenset[str] = _words(
+    """
+    now day days week weeks month months quarter quarters year years today tomorrow tonight
+    sprint moment time while anymore currently nowadays new newest latest old next last
     """
 )
 

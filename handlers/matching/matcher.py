@@ -12,9 +12,10 @@ to the few phrases that share a word with it, so cost grows with the answer, not
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 
@@ -22,8 +23,14 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from handlers.matching.lexicon import STOP_WORDS
-from handlers.matching.text import MessageForm, content_words, message_form, stem
+from handlers.matching.lexicon import (
+    ML_WORK_WORDS,
+    OUR_WORDS,
+    PLACE_WORDS,
+    STOP_WORDS,
+    TIME_WORDS,
+)
+from handlers.matching.text import MessageForm, content_words, message_form, stem, words
 
 
 class Outcome(StrEnum):
@@ -54,6 +61,9 @@ class Match:
     candidates: tuple[Candidate, ...] = ()
     # An answer that several roles share equally; `candidates` are exactly those roles.
     shared: bool = False
+    # Not answered because the role was placed somewhere unknown ("the PO of chatgpt"); the
+    # caller may know the place (a project's name) and ask again with it.
+    elsewhere: bool = False
 
     @property
     def best(self) -> Candidate | None:
@@ -86,6 +96,9 @@ class Thresholds:
 
 
 MIN_TYPO_LENGTH = 4
+# Prepositions that place a role: "the PO of X", "the SM for X", "the lead at X", "the dev behind X".
+QUALIFYING = frozenset({"of", "for", "at", "in", "behind"})
+_POSSESSIVE = re.compile(r"\b([a-z0-9]+)['’]s\b")
 # Enough ranked targets to find the best few distinct roles among them.
 RANKED = 40
 TIE = 0.005
@@ -217,9 +230,49 @@ class Matcher:
         order = sorted(touched.tolist(), key=lambda t: (-best[t], t))
         return [Candidate(self.targets[t], round(float(best[t]), 4)) for t in order]
 
-    def match(self, question: str) -> Match:
+    def match(self, question: str, local_names: frozenset[str] = frozenset()) -> Match:
+        """`local_names`: words of the workspace's own names (its projects), which place a
+        question here."""
         ranked = self.rank(self.analyse(question))
-        return self.decide(ranked, form=message_form(question))
+        form = message_form(question)
+        if (
+            ranked
+            and ranked[0].target.responsibility is None
+            and self._placed_elsewhere(question, local_names)
+        ):
+            # "who is the product owner of chatgpt", "who's spotify's chief architect": a role
+            # named outright, but placed somewhere this catalogue knows nothing of.
+            match = self.decide(ranked, form=MessageForm.OTHER)
+            return replace(match, elsewhere=match.outcome != Outcome.UNKNOWN)
+        return self.decide(ranked, form=form)
+
+    def _placed_elsewhere(self, question: str, local_names: frozenset[str]) -> bool:
+        """Whether the question places its role in an organisation or thing we do not know: an
+        unknown name's possessive, or a qualifier (of/for/at/in …) made only of unknown words.
+
+        "Unknown" means neither catalogue vocabulary nor a word that places the question here
+        (our, team, project…) or of `local_names`."""
+        for owner in _POSSESSIVE.findall(question.lower()):
+            if owner not in STOP_WORDS | PLACE_WORDS and not self._known(owner):
+                return True
+        folded = words(question)
+        if any(w in OUR_WORDS or w in local_names for w in folded):
+            return False
+        for i, word in enumerate(folded):
+            if word in QUALIFYING and i > 0:
+                rest = folded[i + 1 :]
+                if any(w in PLACE_WORDS for w in rest):
+                    return False
+                named = [
+                    w
+                    for w in rest
+                    if w not in STOP_WORDS and w not in TIME_WORDS and not w.isdigit()
+                ]
+                return bool(named) and not any(self._known(w) or w in ML_WORK_WORDS for w in named)
+        return False
+
+    def _known(self, word: str) -> bool:
+        return word in self._vocabulary or stem(word) in self._postings
 
     def decide(
         self,

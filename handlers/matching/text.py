@@ -11,6 +11,7 @@ import snowballstemmer
 
 from handlers.matching.lexicon import (
     EXPANSIONS,
+    GENERIC_WORDS,
     ISE_WORDS,
     KNOWLEDGE_WORDS,
     NON_OWNERSHIP_OPENINGS,
@@ -102,6 +103,13 @@ _ELSEWHERE = re.compile(
 MAX_TOPIC_WORDS = 3
 
 
+def _is_cue(folded: list[str], i: int) -> bool:
+    # "owner" in "product owner" names a role; it does not ask who owns something.
+    return folded[i] in OWNERSHIP_CUES and not (
+        folded[i] == "owner" and i > 0 and folded[i - 1] == "product"
+    )
+
+
 def message_form(text: str) -> MessageForm:
     folded = _WORD.findall(fold(text))
     for i, word in enumerate(folded[:-1]):
@@ -110,9 +118,11 @@ def message_form(text: str) -> MessageForm:
     joined = " ".join(folded)
     if _ELSEWHERE.search(joined) or any(word in WORLD_WORDS for word in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
+    if any(word in GENERIC_WORDS for word in folded):
+        return MessageForm.OTHER  # "what does a scrum master earn": the role in general
     if "who" not in folded and any(word in KNOWLEDGE_WORDS for word in folded):
         return MessageForm.OTHER  # "can someone explain drift vs concept drift"
-    if any(word in OWNERSHIP_CUES for word in folded):
+    if any(_is_cue(folded, i) for i in range(len(folded))):
         return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
     if _OPENING.match(joined) or (_YES_NO.match(joined) and not _YES_NO_EXCEPT.match(joined)):
         return MessageForm.OTHER
