@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from handlers.intents import build_router
@@ -13,7 +14,7 @@ from handlers.message import Message, Reply, line
 from handlers.router import Router
 from handlers.turn import Services, Turn
 from handlers.wording import STORE_DOWN, refusal
-from store import people, workspaces
+from store import events, people, workspaces
 from store.db import StoreUnavailable
 from store.records import PersonRecord, ProjectRef, WorkspaceRef
 
@@ -25,6 +26,8 @@ KNOWN_PEOPLE = 20_000
 
 
 Observer = Callable[[Message, Reply, float], None]
+# Records a platform delivery as handled; False when it was already (a retry, on any replica).
+Claim = Callable[[], Awaitable[bool]]
 
 # NUL and the other C0 controls but tab and newline: PostgreSQL refuses NUL in text, and none of them
 # means anything in a chat message.
@@ -51,22 +54,49 @@ class Dispatcher:
         self._people: OrderedDict[tuple[int, str], PersonRecord] = OrderedDict()
 
     async def handle(self, message: Message) -> Reply:
+        """A message that is no platform delivery (the console's): nothing to de-duplicate."""
+        reply = await self._observed(message, None)
+        assert reply is not None  # only a claim makes it None
+        return reply
+
+    async def handle_delivery(self, message: Message) -> Reply | None:
+        """A platform delivery that may be a retry: None when its `event_id` was handled already.
+
+        A plain question is answered while the event is being claimed, so that the claim's round
+        trip is not on the answer's path; anything that may write waits for the claim first."""
+        event_id = message.event_id
+        if not event_id:
+            return await self._observed(message, None)
+
+        async def claim() -> bool:
+            return await events.claim_event(self.services.db, message.platform, event_id)
+
+        return await self._observed(message, claim)
+
+    async def _observed(self, message: Message, claim: Claim | None) -> Reply | None:
         started = time.perf_counter()
         message = _clean(message)
         try:
-            reply = await self._handle(message)
+            reply = await self._handle(message, claim)
         except StoreUnavailable:
             log.warning("store unavailable while handling a %s message", message.platform)
             reply = Reply(intent="error", body=[line(STORE_DOWN)], outcome="unknown", private=True)
+        if reply is None:
+            log.info(
+                "%s: %s handled already (a retry); ignored", message.platform, message.event_id
+            )
+            return None
         elapsed = time.perf_counter() - started
         for observe in self.observers:
             observe(message, reply, elapsed)
         return reply
 
-    async def _handle(self, message: Message) -> Reply:
+    async def _handle(self, message: Message, claim: Claim | None) -> Reply | None:
         workspace = await self._workspace(message)
         project = await self._project(workspace.id, message)
         if project is None:
+            if claim is not None and not await claim():
+                return None
             return refusal(
                 "error",
                 f"There is no project called “{message.project}”. Say “projects” to see them.",
@@ -79,7 +109,13 @@ class Dispatcher:
         turn = Turn(message, workspace, project, sender, self.services)
         route, match = self.router.route(text)
         log.debug("routing %r to %s", text[:80], route.intent)
-        return await route.handler(turn, match)
+        if claim is None:
+            return await route.handler(turn, match)
+        if route is self.router.fallback and message.choice is None:
+            # A question for the matcher only reads (a picked choice may write).
+            first, reply = await asyncio.gather(claim(), route.handler(turn, match))
+            return reply if first else None
+        return await route.handler(turn, match) if await claim() else None
 
     async def _workspace(self, message: Message) -> WorkspaceRef:
         key = (message.platform, message.workspace)

@@ -4,6 +4,7 @@ messages, on SQLite and PostgreSQL, with a clock the tests move."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -422,3 +423,25 @@ async def test_a_role_asked_for_a_project_by_its_name_is_answered(dispatcher: Di
     assert [h.user_id for h in after.holders] == ["max"]
     elsewhere = await say(dispatcher, "who is the project manager of chatgpt")
     assert elsewhere.outcome != "answer"
+
+
+async def test_a_delivery_is_handled_once_even_when_it_arrives_twice_at_once(
+    dispatcher: Dispatcher, database: Database
+) -> None:
+    """A question is answered while its event is claimed; a command waits for the claim. Either
+    way a retry, even one racing the first delivery, gets no second reply or change."""
+    question = replace(console_message("who handles data drift?"), event_id="E1")
+    first, again = await asyncio.gather(
+        dispatcher.handle_delivery(question), dispatcher.handle_delivery(question)
+    )
+    assert [r is None for r in (first, again)].count(True) == 1
+    assert await dispatcher.handle_delivery(question) is None
+
+    before = await audit_log(database)
+    command = replace(console_message("assign @erin as Tester"), event_id="E2")
+    replies = await asyncio.gather(*(dispatcher.handle_delivery(command) for _ in range(3)))
+    assert sum(r is not None for r in replies) == 1
+    assert len(await audit_log(database)) == len(before) + 1
+    plain = replace(console_message("who is the tester?"), event_id=None)
+    assert await dispatcher.handle_delivery(plain) is not None
+    assert await dispatcher.handle_delivery(plain) is not None  # nothing to de-duplicate by

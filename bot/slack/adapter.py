@@ -30,9 +30,8 @@ from bot.buttons import parse_click
 from bot.inflight import InFlight
 from bot.slack import render
 from handlers.dispatch import Dispatcher
-from handlers.message import Choice, Mention, Message, Notification, Reply, line
-from handlers.wording import STORE_DOWN
-from store import events, people
+from handlers.message import Choice, Mention, Message, Notification, Reply
+from store import people
 from store.db import Database, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -208,12 +207,6 @@ class SlackAdapter:
         choice: Choice | None = None,
     ) -> Reply | None:
         """One message through the handlers; None when it is a retry already handled."""
-        try:
-            if event_id and not await events.claim_event(self.db, PLATFORM, event_id):
-                log.info("slack: event %s handled already (a retry); ignored", event_id)
-                return None
-        except StoreUnavailable:
-            return Reply(intent="error", body=[line(STORE_DOWN)], outcome="unknown", private=True)
         clean, mentions = normalise(text, bot_user_id)
         message = Message(
             platform=PLATFORM,
@@ -227,8 +220,9 @@ class SlackAdapter:
             choice=choice,
             event_id=event_id,
         )
-        reply = await self.dispatcher.handle(message)
-        await self.deliver(reply.notifications)
+        reply = await self.dispatcher.handle_delivery(message)
+        if reply is not None:
+            await self.deliver(reply.notifications)
         return reply
 
     # --- Bolt listeners ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from bot.teams.connector_http import use_aiohttp
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Line, Mention, Message, Notification, PersonMention, line
 from handlers.wording import STORE_DOWN
-from store import conversations, events, workspaces
+from store import conversations, workspaces
 from store.db import Database, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -294,11 +294,8 @@ class TeamsAdapter:
                 log.warning("teams: a card submit we did not make: %r", activity.value)
                 return
             text, choice = click.text, click.choice
+        event_id = f"{activity.conversation.id}|{activity.id}" if activity.id else None
         try:
-            event_id = f"{activity.conversation.id}|{activity.id}" if activity.id else None
-            if event_id and not await events.claim_event(self.db, PLATFORM, event_id):
-                log.info("teams: activity %s handled already (a redelivery); ignored", event_id)
-                return
             await self._remember(workspace, activity)
         except StoreUnavailable:
             await turn_context.send_activity(_activity(render.activity([line(STORE_DOWN)], [])))
@@ -318,7 +315,9 @@ class TeamsAdapter:
             event_id=event_id,
             user_aliases=(aad,) if aad else (),
         )
-        reply = await self.dispatcher.handle(message)
+        reply = await self.dispatcher.handle_delivery(message)
+        if reply is None:
+            return  # a redelivery, answered already
         await turn_context.send_activity(_activity(render.reply_activity(reply)))
         missed = await self.deliver(workspace, reply.notifications)
         if missed:
