@@ -2,7 +2,7 @@
 
 The tuning questions are the `tune` rows of questions.csv and all of questions_tune_extra*.csv.
 Grid-searches the scoring shape and the decision levels; the frozen half is never read here.
-Constraints first (at most 3 out-of-scope questions answered, precision >= 98%, paraphrases
+Constraints first (at most 15 out-of-scope questions answered, precision >= 98%, paraphrases
 answered or offered right >= 70%), then the most questions answered right, then the most
 paraphrases. Prints the winner and the `Thresholds(...)` to put in `handlers/matching/matcher.py`.
 
@@ -19,19 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from handlers.matching.evaluation import Report, catalog_from_spec, load_questions, score
-from handlers.matching.matcher import Candidate, Match, Matcher, Thresholds
+from handlers.matching.matcher import Assessment, Match, Matcher, Thresholds
 from handlers.matching.registry import catalog_entries
-from handlers.matching.text import MessageForm, message_form
 from seed.catalogue import default_catalogue
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 QUESTIONS = DATA / "questions.csv"
 EXTRA_TUNING = tuple(sorted(DATA.glob("questions_tune_extra*.csv")))
 
-# About 1% of the ~300 out-of-scope tuning questions may be answered (MAX_OOS to explore): the ones
-# left are role questions about other organisations ("who is the product owner of chatgpt"), which
-# read exactly like "who is the product owner of churn".
-MAX_OUT_OF_SCOPE_ANSWERED = int(os.environ.get("MAX_OOS", "3"))
+# About 2.5% of the ~600 out-of-scope tuning questions may be answered (MAX_OOS to explore): those
+# left are mostly role questions about other organisations whose qualifier the catalogue happens to
+# know ("the team lead of the nasa software team"), which read like questions about our own work.
+MAX_OUT_OF_SCOPE_ANSWERED = int(os.environ.get("MAX_OOS", "15"))
 SCORING_GRID = {
     "phrase_power": (0.5, 1.0, 1.5),
     "question_power": (0.35, 0.5, 0.65),
@@ -55,11 +54,10 @@ def objective(report: Report) -> tuple[int, float, float]:
 
 
 def _decider(
-    matcher: Matcher, ranked: dict[str, tuple[list[Candidate], MessageForm]], limits: Thresholds
+    matcher: Matcher, assessed: dict[str, Assessment], limits: Thresholds
 ) -> Callable[[str], Match]:
     def decide(text: str) -> Match:
-        candidates, form = ranked[text]
-        return matcher.decide(candidates, limits, form=form)
+        return matcher.verdict(assessed[text], limits)
 
     return decide
 
@@ -75,14 +73,12 @@ def main() -> None:
         chosen: dict[str, Any] = dict(zip(names, values, strict=True))
         shape = replace(Thresholds(), **chosen)
         matcher = Matcher(entries, shape)
-        ranked: dict[str, tuple[list[Candidate], MessageForm]] = {
-            q.text: (matcher.rank(matcher.analyse(q.text)), message_form(q.text)) for q in questions
-        }
+        assessed = {q.text: matcher.assess(q.text) for q in questions}
         for answer, margin, clarify in itertools.product(*DECISION_GRID.values()):
             if clarify >= answer:
                 continue
             limits = replace(shape, answer=answer, margin=margin, clarify=clarify)
-            report = score(questions, _decider(matcher, ranked, limits))
+            report = score(questions, _decider(matcher, assessed, limits))
             key = objective(report)
             if best is None or key > best[0]:
                 best = (key, limits, report)

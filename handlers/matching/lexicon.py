@@ -368,6 +368,14 @@ NON_OWNERSHIP_VERBS: frozenset[str] = _words(
     """
 )
 
+# Verbs that open an errand for the bot ("remind the team lead about the demo", "ping the devops
+# engineer"), even when they are also ownership cues elsewhere ("who should I ping about X").
+INSTRUCTIONS: frozenset[str] = _words(
+    """
+    remind ping tell notify dm message cc add assign make update note forward invite email mail
+    """
+)
+
 # Words that make a message ask who does something, whatever its opening.
 OWNERSHIP_CUES: frozenset[str] = _words(
     """

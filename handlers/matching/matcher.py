@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from handlers.matching.lexicon import (
+    EXPANSIONS,
     ML_WORK_WORDS,
     OUR_WORDS,
     PLACE_WORDS,
@@ -71,6 +72,16 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Assessment:
+    """A question ranked against the catalogue, its form, and whether it places its role
+    somewhere unknown."""
+
+    ranked: list[Candidate]
+    form: MessageForm
+    elsewhere: bool
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     """The catalogue as the matcher needs it, independent of the store."""
 
@@ -83,14 +94,14 @@ class Thresholds:
     """Scoring shape and decision levels; `benchmarks/calibrate.py` derives them from the tuning questions."""
 
     # score = phrase_coverage ** phrase_power * question_coverage ** question_power
-    phrase_power: float = 1.5
-    question_power: float = 0.65
+    phrase_power: float = 1.0
+    question_power: float = 0.5
     # Weight of a word the catalogue never uses, as a fraction of the rarest catalogue word's weight.
     unknown_weight: float = 0.5
     # A phrase counts towards explaining the question once this much of it is present.
     partial_phrase: float = 0.5
-    answer: float = 0.44
-    margin: float = 0.0
+    answer: float = 0.56
+    margin: float = 0.06
     clarify: float = 0.15
     max_choices: int = 3
 
@@ -99,6 +110,15 @@ MIN_TYPO_LENGTH = 4
 # Prepositions that place a role: "the PO of X", "the SM for X", "the lead at X", "the dev behind X".
 QUALIFYING = frozenset({"of", "for", "at", "in", "behind"})
 _POSSESSIVE = re.compile(r"\b([a-z0-9]+)['’]s\b")
+_PLACE_QUALIFIER = re.compile(
+    r"\b(?:on|for|in|of|at|within|across) (?:the |our |this |that |a )?(?:"
+    r"project (?P<name>[\w-]+)|(?:[\w'-]+ ){0,3}(?:project|projects|team|teams|squad|squads|pod))"
+    r"(?=\s*(?:[?.!,]|$|now\b|this\b|these\b|next\b|right\b|atm\b|pls\b|please\b))",
+    re.IGNORECASE,
+)
+_QUALIFIER = re.compile(r"\b(?:of|for|at|in|behind) (.+)$", re.IGNORECASE)
+# A proper name: capitalised, in capitals, or camel-cased ("Netflix", "BBC", "iPlayer").
+_CAPITALISED = re.compile(r"\b([A-Z][A-Za-z0-9]+|[a-z]+[A-Z][A-Za-z0-9]*)\b")
 # Enough ranked targets to find the best few distinct roles among them.
 RANKED = 40
 TIE = 0.005
@@ -233,18 +253,41 @@ class Matcher:
     def match(self, question: str, local_names: frozenset[str] = frozenset()) -> Match:
         """`local_names`: words of the workspace's own names (its projects), which place a
         question here."""
-        ranked = self.rank(self.analyse(question))
-        form = message_form(question)
-        if (
+        return self.verdict(self.assess(question, local_names))
+
+    def assess(self, question: str, local_names: frozenset[str] = frozenset()) -> Assessment:
+        """Everything about a question that does not depend on the decision thresholds."""
+        ranked = self.rank(self._focus(question))
+        elsewhere = bool(
             ranked
             and ranked[0].target.responsibility is None
             and self._placed_elsewhere(question, local_names)
-        ):
+        )
+        return Assessment(ranked, message_form(question), elsewhere)
+
+    def verdict(self, assessment: Assessment, thresholds: Thresholds | None = None) -> Match:
+        if assessment.elsewhere:
             # "who is the product owner of chatgpt", "who's spotify's chief architect": a role
             # named outright, but placed somewhere this catalogue knows nothing of.
-            match = self.decide(ranked, form=MessageForm.OTHER)
+            match = self.decide(assessment.ranked, thresholds, form=MessageForm.OTHER)
             return replace(match, elsewhere=match.outcome != Outcome.UNKNOWN)
-        return self.decide(ranked, form=form)
+        return self.decide(assessment.ranked, thresholds, form=assessment.form)
+
+    def _focus(self, question: str) -> list[str]:
+        """The question's stems without a qualifier naming a project or team of ours ("the devops
+        person on project atlas"), whose "project" would otherwise pull towards the Project Lead;
+        the whole question when nothing the catalogue knows is left without it."""
+        focused = _PLACE_QUALIFIER.sub(self._unless_known, question)
+        if focused != question:
+            stems = self.analyse(focused)
+            if any(s in self._postings for s in stems):
+                return stems
+        return self.analyse(question)
+
+    def _unless_known(self, qualifier: re.Match[str]) -> str:
+        # "on project atlas" is a place; "for the project budget" is a thing the catalogue knows.
+        named = qualifier.group("name")
+        return qualifier.group(0) if named and self._known(named.lower()) else " "
 
     def _placed_elsewhere(self, question: str, local_names: frozenset[str]) -> bool:
         """Whether the question places its role in an organisation or thing we do not know: an
@@ -258,6 +301,8 @@ class Matcher:
         folded = words(question)
         if any(w in OUR_WORDS or w in local_names for w in folded):
             return False
+        if self._names_a_stranger(question, local_names):
+            return True
         for i, word in enumerate(folded):
             if word in QUALIFYING and i > 0:
                 rest = folded[i + 1 :]
@@ -269,6 +314,23 @@ class Matcher:
                     if w not in STOP_WORDS and w not in TIME_WORDS and not w.isdigit()
                 ]
                 return bool(named) and not any(self._known(w) or w in ML_WORK_WORDS for w in named)
+        return False
+
+    def _names_a_stranger(self, question: str, local_names: frozenset[str]) -> bool:
+        """A capitalised name the catalogue does not know, after a qualifying preposition ("the
+        scrum master of the Netflix platform team"): a proper name that is not one of ours."""
+        qualifier = _QUALIFIER.search(question)
+        if qualifier is None:
+            return False
+        for name in _CAPITALISED.findall(qualifier.group(1)):
+            folded = name.lower()
+            if not (
+                folded in local_names
+                or folded in PLACE_WORDS
+                or folded in EXPANSIONS
+                or self._known(folded)
+            ):
+                return True
         return False
 
     def _known(self, word: str) -> bool:

@@ -12,6 +12,7 @@ import snowballstemmer
 from handlers.matching.lexicon import (
     EXPANSIONS,
     GENERIC_WORDS,
+    INSTRUCTIONS,
     ISE_WORDS,
     KNOWLEDGE_WORDS,
     NON_OWNERSHIP_OPENINGS,
@@ -101,6 +102,16 @@ _ELSEWHERE = re.compile(
     r"once|any|some|each|every|it|them|us|me|you|him|her|night|noon|midnight|\d)\b)[a-z]"
 )
 MAX_TOPIC_WORDS = 3
+# How a question without a who or a question mark still asks ("which of you is the architect").
+_ASKS = re.compile(
+    r"^(?:which|whichever|is there|are there|do we have|do we got|have we got|got an?|any|anyone|"
+    r"anybody|someone|somebody)\b"
+)
+_NOTICE = re.compile(r"\b(?:fyi|heads up|psa|just so you know)\b")
+# Openings that ask about a role itself, whatever else the message says.
+_ABOUT_THE_ROLE = re.compile(
+    r"^(?:what do you call|what (?:skills|qualifications|certifications)|which (?:pays|earns))\b"
+)
 
 
 def _is_cue(folded: list[str], i: int) -> bool:
@@ -122,10 +133,20 @@ def message_form(text: str) -> MessageForm:
         return MessageForm.OTHER  # "what does a scrum master earn": the role in general
     if "who" not in folded and any(word in KNOWLEDGE_WORDS for word in folded):
         return MessageForm.OTHER  # "can someone explain drift vs concept drift"
+    if "who" not in folded and _NOTICE.search(joined):
+        return MessageForm.OTHER  # "our data scientist is off next week fyi": news, not a question
+    if _ABOUT_THE_ROLE.match(joined):
+        return (
+            MessageForm.OTHER
+        )  # "what do you call someone who…": cues do not make it a who-question
+    if folded and folded[0] in INSTRUCTIONS and "who" not in folded:
+        return MessageForm.OTHER  # "ping the devops engineer that staging is down": an errand
     if any(_is_cue(folded, i) for i in range(len(folded))):
         return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
     if _OPENING.match(joined) or (_YES_NO.match(joined) and not _YES_NO_EXCEPT.match(joined)):
         return MessageForm.OTHER
     if len(folded) <= MAX_TOPIC_WORDS and not any(w in STATEMENT_WORDS for w in folded):
         return MessageForm.TOPIC
+    if not text.rstrip().endswith("?") and not _ASKS.match(joined):
+        return MessageForm.OTHER  # "our data scientist is out sick today": news, not a question
     return MessageForm.UNMARKED
