@@ -31,7 +31,7 @@ when it cannot be reached.
 
     python benchmarks/load.py [--requests 2000] [--concurrency 16] [--backends sqlite,postgresql]
                               [--phase-seconds 20] [--one-at-a-time 100] [--reply-timeout 10]
-                              [--paced-rate 100] [--paced-seconds 8]
+                              [--paced-rate 100] [--paced-seconds 8] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import platform
 import random
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -222,6 +223,61 @@ class BackendResult:
     platforms: dict[str, PlatformResult] = field(default_factory=dict)
     peak_rss_mb: float = math.nan
     skipped: str | None = None
+
+
+@dataclass
+class Rounds(Phase):
+    """One phase run in several rounds: counts add up, each figure is the median of the rounds'
+    (this shared machine drifts by tens of percent between minutes)."""
+
+    rounds: list[Phase] = field(default_factory=list)
+
+    @property
+    def ok(self) -> int:
+        return sum(p.ok for p in self.rounds)
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(p.rate for p in self.rounds)
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(p.p50_ms for p in self.rounds)
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.median(p.p99_ms for p in self.rounds)
+
+
+def _rounds(phases: list[Phase | None]) -> Phase | None:
+    present = [p for p in phases if p is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return Rounds(present[0].label, sent=sum(p.sent for p in present), rounds=present)
+
+
+def combine(rounds: list[BackendResult]) -> BackendResult:
+    """Several rounds of one backend as one result: medians, and the highest peak memory."""
+    done = [r for r in rounds if not r.skipped]
+    if len(done) < len(rounds) or len(done) == 1:
+        return rounds[-1] if len(done) < len(rounds) else done[0]
+    combined = BackendResult(done[0].backend, peak_rss_mb=max(r.peak_rss_mb for r in done))
+    for name in done[0].platforms:
+        each = [r.platforms[name] for r in done]
+        ours = _rounds([p.ours for p in each])
+        bare = _rounds([p.bare for p in each])
+        assert ours is not None and bare is not None
+        combined.platforms[name] = PlatformResult(
+            ours,
+            bare,
+            _rounds([p.ours_idle for p in each]),
+            _rounds([p.bare_idle for p in each]),
+            _rounds([p.ours_paced for p in each]),
+            _rounds([p.bare_paced for p in each]),
+        )
+    return combined
 
 
 # --------------------------------------------------------------------------------------------
@@ -725,7 +781,7 @@ async def postgres_database(url: str) -> AsyncIterator[tuple[str | None, str]]:
 
 
 async def run_backend(
-    backend: str, args: argparse.Namespace, load: Load, bare: Child, logs: Path
+    backend: str, args: argparse.Namespace, load: Load, bare: Child, logs: Path, round_: int = 0
 ) -> BackendResult:
     result = BackendResult(backend)
     async with contextlib.AsyncExitStack() as stack:
@@ -737,7 +793,7 @@ async def run_backend(
             "LOG_LEVEL": "WARNING",
         }
         if backend == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{logs / 'whoowns-bench.db'}"
+            env["DATABASE_URL"] = f"sqlite:///{logs / f'whoowns-bench-{round_}.db'}"
             where = "a fresh SQLite file"
         else:
             url = (
@@ -887,10 +943,11 @@ def report(results: list[BackendResult], args: argparse.Namespace) -> None:
                 f" |{result.peak_rss_mb:7.1f} MB"
             )
     capped = [
-        f"{r.backend}/{name} ({pr.ours.sent})"
+        f"{r.backend}/{name} ({phase.sent})"
         for r in results
         for name, pr in r.platforms.items()
-        if pr.ours.sent < args.requests
+        for phase in (pr.ours.rounds if isinstance(pr.ours, Rounds) else [pr.ours])
+        if phase.sent < args.requests
     ]
     if capped:
         print(
@@ -1035,6 +1092,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=8.0,
         help="length of the paced phase (default 8)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run each backend this many times and report the medians (default 1)",
+    )
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - {"sqlite", "postgresql"}
@@ -1042,6 +1105,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--backends takes sqlite and/or postgresql, not {args.backends!r}")
     if args.requests < 1 or args.concurrency < 1 or args.one_at_a_time < 0:
         parser.error("--requests and --concurrency must be at least 1, --one-at-a-time at least 0")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.paced_rate < 0 or args.paced_seconds <= 0:
         parser.error("--paced-rate must be at least 0 and --paced-seconds more than 0")
     args.backends = backends
@@ -1118,12 +1183,19 @@ async def main(args: argparse.Namespace) -> list[BackendResult]:
             ]
             await asyncio.gather(*warm)
             for backend in args.backends:
-                try:
-                    results.append(await run_backend(backend, args, load, bare, logs))
-                except RuntimeError as exc:  # the server would not start or answer: say so, go on
-                    print(f"\n[{backend}] failed: {exc}")
-                    reason = f"failed: {str(exc).splitlines()[0]}"
-                    results.append(BackendResult(backend, skipped=reason))
+                rounds: list[BackendResult] = []
+                for round_ in range(args.rounds):
+                    if args.rounds > 1:
+                        print(f"\n[{backend}] round {round_ + 1} of {args.rounds}")
+                    try:
+                        rounds.append(await run_backend(backend, args, load, bare, logs, round_))
+                    except RuntimeError as exc:  # the server would not start or answer: go on
+                        print(f"\n[{backend}] failed: {exc}")
+                        reason = f"failed: {str(exc).splitlines()[0]}"
+                        rounds.append(BackendResult(backend, skipped=reason))
+                    if rounds[-1].skipped:
+                        break
+                results.append(combine(rounds))
     report(results, args)
     return results
 
