@@ -470,6 +470,34 @@ async def stop(child: Child, timeout: float = 20.0) -> None:  # noqa: ASYNC109
 # Driving load
 
 
+class _Measured:
+    """Times a phase and the CPU it costs the load generator and the server."""
+
+    def __init__(self, phase: Phase, server_pid: int | None) -> None:
+        self.phase = phase
+        self.server_pid = server_pid
+        self.start = time.perf_counter()
+        self._cpu = time.process_time()
+        self._server = proc_cpu_seconds(server_pid) if server_pid is not None else None
+
+    def record(self, sample: Sample) -> None:
+        if sample.latency is not None:
+            self.phase.latencies.append(sample.latency)
+            self.phase.holders += sample.holder
+        else:
+            error = sample.error or "failed"
+            self.phase.errors[error] = self.phase.errors.get(error, 0) + 1
+
+    def done(self) -> Phase:
+        phase = self.phase
+        phase.elapsed = time.perf_counter() - self.start
+        phase.client_cpu = time.process_time() - self._cpu
+        after = proc_cpu_seconds(self.server_pid) if self.server_pid is not None else None
+        if self._server is not None and after is not None:
+            phase.server_cpu = after - self._server
+        return phase
+
+
 async def drive(
     label: str,
     count: int,
@@ -480,33 +508,19 @@ async def drive(
 ) -> Phase:
     """Requests 0..count-1 through `one`, `concurrency` at a time; no new request after `budget`
     seconds (each request is bounded by its own timeout, so the phase is bounded too)."""
-    phase = Phase(label)
+    measured = _Measured(Phase(label), server_pid)
     indexes = iter(range(count))  # shared by the workers: each takes the next index
-    start = time.perf_counter()
-    deadline = start + budget
+    deadline = measured.start + budget
 
     async def worker() -> None:
         for index in indexes:
             if time.perf_counter() > deadline:
                 return
-            phase.sent += 1
-            sample = await one(index)
-            if sample.latency is not None:
-                phase.latencies.append(sample.latency)
-                phase.holders += sample.holder
-            else:
-                error = sample.error or "failed"
-                phase.errors[error] = phase.errors.get(error, 0) + 1
+            measured.phase.sent += 1
+            measured.record(await one(index))
 
-    cpu_before = time.process_time()
-    server_before = proc_cpu_seconds(server_pid) if server_pid is not None else None
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
-    phase.elapsed = time.perf_counter() - start
-    phase.client_cpu = time.process_time() - cpu_before
-    server_after = proc_cpu_seconds(server_pid) if server_pid is not None else None
-    if server_before is not None and server_after is not None:
-        phase.server_cpu = server_after - server_before
-    return phase
+    return measured.done()
 
 
 async def drive_paced(
@@ -520,35 +534,21 @@ async def drive_paced(
     request is sent on time however many are unanswered), as a team's questions arrive. Its
     latencies are what a turn costs at that load, queueing included but not caused by the
     benchmark; the arrival times are seeded, so the bare endpoint gets the same ones."""
-    phase = Phase(label)
+    measured = _Measured(Phase(label), server_pid)
     arrivals = random.Random(20261126)
-    start = time.perf_counter()
-    cpu_before = time.process_time()
-    server_before = proc_cpu_seconds(server_pid) if server_pid is not None else None
 
     async def timed(index: int) -> None:
-        sample = await one(index)
-        if sample.latency is not None:
-            phase.latencies.append(sample.latency)
-            phase.holders += sample.holder
-        else:
-            error = sample.error or "failed"
-            phase.errors[error] = phase.errors.get(error, 0) + 1
+        measured.record(await one(index))
 
     tasks = []
-    due = start
+    due = measured.start
     for index in range(count):
         due += arrivals.expovariate(rate)
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        phase.sent += 1
+        measured.phase.sent += 1
         tasks.append(asyncio.create_task(timed(index)))
     await asyncio.gather(*tasks)
-    phase.elapsed = time.perf_counter() - start
-    phase.client_cpu = time.process_time() - cpu_before
-    server_after = proc_cpu_seconds(server_pid) if server_pid is not None else None
-    if server_before is not None and server_after is not None:
-        phase.server_cpu = server_after - server_before
-    return phase
+    return measured.done()
 
 
 def _short(error: BaseException) -> str:
