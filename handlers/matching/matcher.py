@@ -295,9 +295,10 @@ class Matcher:
 
         "Unknown" means neither catalogue vocabulary nor a word that places the question here
         (our, team, project…) or of `local_names`."""
-        for owner in _POSSESSIVE.findall(question.lower()):
-            if owner not in STOP_WORDS | PLACE_WORDS and not self._known(owner):
-                return True
+        if any(
+            self._foreign(owner, local_names) for owner in _POSSESSIVE.findall(question.lower())
+        ):
+            return True
         folded = words(question)
         if any(w in OUR_WORDS or w in local_names for w in folded):
             return False
@@ -322,16 +323,18 @@ class Matcher:
         qualifier = _QUALIFIER.search(question)
         if qualifier is None:
             return False
-        for name in _CAPITALISED.findall(qualifier.group(1)):
-            folded = name.lower()
-            if not (
-                folded in local_names
-                or folded in PLACE_WORDS
-                or folded in EXPANSIONS
-                or self._known(folded)
-            ):
-                return True
-        return False
+        names = _CAPITALISED.findall(qualifier.group(1))
+        return any(self._foreign(name.lower(), local_names) for name in names)
+
+    def _foreign(self, word: str, local_names: frozenset[str]) -> bool:
+        """A name that neither the catalogue, nor this workspace, nor common words place here."""
+        return not (
+            word in STOP_WORDS
+            or word in PLACE_WORDS
+            or word in EXPANSIONS
+            or word in local_names
+            or self._known(word)
+        )
 
     def _known(self, word: str) -> bool:
         return word in self._vocabulary or stem(word) in self._postings
