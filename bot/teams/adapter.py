@@ -212,7 +212,6 @@ class TeamsAdapter:
         auth = _ReusingAuthentication(_BotFrameworkConfiguration(config), self.http)
         self.adapter = CloudAdapter(auth)
         self.adapter.on_turn_error = self._on_turn_error
-        self._saved: dict[tuple[str, str], dict[str, Any]] = {}
         self._seen_references: set[tuple[str | None, ...]] = set()
         self._workspace_ids: dict[str, int] = {}
 
@@ -257,9 +256,9 @@ class TeamsAdapter:
     async def _remember(self, workspace: str, activity: Activity) -> None:
         """Keep where to reach this user (personal chat) or this channel, for later notifications.
 
-        Written only when it changed, so an ordinary message costs no write; the id of the
-        message it came with is left out, as it changes every time and a later message does not
-        reply to it."""
+        Written once per replica for each way a conversation looks (its fingerprint), so an
+        ordinary message costs no write. The id of the message it came with is left out: it
+        changes every time, and a later message does not reply to it."""
         seen = (workspace, *_reference_fingerprint(activity))
         if seen in self._seen_references:
             return  # the usual case, decided without serialising anything
@@ -273,14 +272,11 @@ class TeamsAdapter:
         if channel:
             keys.append(conversations.channel_key(channel))
         for key in keys:
-            if self._saved.get((workspace, key)) == reference:
-                continue
             workspace_id = self._workspace_ids.get(workspace)
             if workspace_id is None:
                 workspace_id = (await workspaces.ensure_workspace(self.db, PLATFORM, workspace)).id
                 self._workspace_ids[workspace] = workspace_id
             await conversations.save_reference(self.db, workspace_id, key, reference)
-            self._saved[(workspace, key)] = reference
         self._seen_references.add(seen)
 
     async def _on_message(self, turn_context: TurnContext) -> None:
