@@ -108,7 +108,6 @@ class Thresholds:
 
 MIN_TYPO_LENGTH = 4
 # Prepositions that place a role: "the PO of X", "the SM for X", "the lead at X", "the dev behind X".
-QUALIFYING = frozenset({"of", "for", "at", "in", "behind"})
 _POSSESSIVE = re.compile(r"\b([a-z0-9]+)['’]s\b")
 _PLACE_QUALIFIER = re.compile(
     r"\b(?:on|for|in|of|at|within|across) (?:the |our |this |that |a )?(?:"
@@ -116,9 +115,19 @@ _PLACE_QUALIFIER = re.compile(
     r"(?=\s*(?:[?.!,]|$|now\b|this\b|these\b|next\b|right\b|atm\b|pls\b|please\b))",
     re.IGNORECASE,
 )
-_QUALIFIER = re.compile(r"\b(?:of|for|at|in|behind) (.+)$", re.IGNORECASE)
+_QUALIFIER = re.compile(r"\b(?:of|for|at|in|behind)\s+", re.IGNORECASE)
 # A proper name: capitalised, in capitals, or camel-cased ("Netflix", "BBC", "iPlayer").
 _CAPITALISED = re.compile(r"\b([A-Z][A-Za-z0-9]+|[a-z]+[A-Z][A-Za-z0-9]*)\b")
+
+
+def _first_qualifier(question: str) -> str | None:
+    """What follows the first qualifying preposition that does not open the message."""
+    for found in _QUALIFIER.finditer(question):
+        if question[: found.start()].strip():
+            return question[found.end() :]
+    return None
+
+
 # Enough ranked targets to find the best few distinct roles among them.
 RANKED = 40
 TIE = 0.005
@@ -291,7 +300,8 @@ class Matcher:
 
     def _placed_elsewhere(self, question: str, local_names: frozenset[str]) -> bool:
         """Whether the question places its role in an organisation or thing we do not know: an
-        unknown name's possessive, or a qualifier (of/for/at/in …) made only of unknown words.
+        unknown name's possessive, or a qualifier (of/for/at/in …) that holds an unknown proper
+        name or is made only of unknown words.
 
         "Unknown" means neither catalogue vocabulary nor a word that places the question here
         (our, team, project…) or of `local_names`."""
@@ -299,32 +309,19 @@ class Matcher:
             self._foreign(owner, local_names) for owner in _POSSESSIVE.findall(question.lower())
         ):
             return True
-        folded = words(question)
-        if any(w in OUR_WORDS or w in local_names for w in folded):
+        if any(w in OUR_WORDS or w in local_names for w in words(question)):
             return False
-        if self._names_a_stranger(question, local_names):
-            return True
-        for i, word in enumerate(folded):
-            if word in QUALIFYING and i > 0:
-                rest = folded[i + 1 :]
-                if any(w in PLACE_WORDS for w in rest):
-                    return False
-                named = [
-                    w
-                    for w in rest
-                    if w not in STOP_WORDS and w not in TIME_WORDS and not w.isdigit()
-                ]
-                return bool(named) and not any(self._known(w) or w in ML_WORK_WORDS for w in named)
-        return False
-
-    def _names_a_stranger(self, question: str, local_names: frozenset[str]) -> bool:
-        """A capitalised name the catalogue does not know, after a qualifying preposition ("the
-        scrum master of the Netflix platform team"): a proper name that is not one of ours."""
-        qualifier = _QUALIFIER.search(question)
+        qualifier = _first_qualifier(question)
         if qualifier is None:
             return False
-        names = _CAPITALISED.findall(qualifier.group(1))
-        return any(self._foreign(name.lower(), local_names) for name in names)
+        # A proper name in the qualifier ("the scrum master of the Netflix platform team").
+        if any(self._foreign(n.lower(), local_names) for n in _CAPITALISED.findall(qualifier)):
+            return True
+        rest = words(qualifier)
+        if any(w in PLACE_WORDS for w in rest):
+            return False
+        named = [w for w in rest if w not in STOP_WORDS and w not in TIME_WORDS and not w.isdigit()]
+        return bool(named) and not any(self._known(w) or w in ML_WORK_WORDS for w in named)
 
     def _foreign(self, word: str, local_names: frozenset[str]) -> bool:
         """A name that neither the catalogue, nor this workspace, nor common words place here."""

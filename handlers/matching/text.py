@@ -136,9 +136,8 @@ def message_form(text: str) -> MessageForm:
     if "who" not in folded and _NOTICE.search(joined):
         return MessageForm.OTHER  # "our data scientist is off next week fyi": news, not a question
     if _ABOUT_THE_ROLE.match(joined):
-        return (
-            MessageForm.OTHER
-        )  # "what do you call someone who…": cues do not make it a who-question
+        # "what do you call someone who…": its cues do not make it a who-question.
+        return MessageForm.OTHER
     if folded and folded[0] in INSTRUCTIONS and "who" not in folded:
         return MessageForm.OTHER  # "ping the devops engineer that staging is down": an errand
     if any(_is_cue(folded, i) for i in range(len(folded))):
