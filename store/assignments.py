@@ -7,13 +7,14 @@ changing the same role at once are serialised and each change is audited in its 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
+from sqlalchemy import ARRAY, ColumnElement, Integer, and_, any_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -36,8 +37,9 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
+@functools.cache
 def _holders_statement(
-    by_role: bool,
+    by_role: bool, dialect: str
 ) -> Any:  # a 10-column Select (its generic form varies by SQLAlchemy version)
     """Built once: a question's hot path should not pay for assembling SQL expressions."""
     covered = aliased(Person)
@@ -60,12 +62,14 @@ def _holders_statement(
         .where(Assignment.project_id == bindparam("project_id"), active_at(when))
         .order_by(Assignment.role_id, Assignment.started_at, Assignment.id)
     )
-    if by_role:
-        query = query.where(Assignment.role_id.in_(bindparam("role_ids", expanding=True)))
-    return query
+    if not by_role:
+        return query
+    if dialect == "postgresql":
+        # One array parameter: the SQL stays the same whatever the number of roles asked about.
+        return query.where(Assignment.role_id == any_(bindparam("role_ids", type_=ARRAY(Integer))))
+    return query.where(Assignment.role_id.in_(bindparam("role_ids", expanding=True)))
 
 
-_HOLDERS = {True: _holders_statement(True), False: _holders_statement(False)}
 _HOLDER_ORDER = {AssignmentKind.COVER: 0, AssignmentKind.PRIMARY: 1, AssignmentKind.BACKUP: 2}
 
 
@@ -81,18 +85,17 @@ async def holders(
     if role_ids is not None:
         params["role_ids"] = list(role_ids)
     out: dict[int, list[Holder]] = defaultdict(list)
-    async with db.read_connection() as connection:
-        rows = await connection.execute(_HOLDERS[role_ids is not None], params)
-        for role_id, kind, since, until, pid, uid, name, cid, cuid, cname in rows:
-            out[role_id].append(
-                Holder(
-                    person=PersonRecord(pid, uid, name),
-                    kind=AssignmentKind(kind),
-                    since=since,
-                    until=until,
-                    covers_for=PersonRecord(cid, cuid, cname) if cid is not None else None,
-                )
+    rows = await db.fetch(_holders_statement(role_ids is not None, db.dialect), params)
+    for role_id, kind, since, until, pid, uid, name, cid, cuid, cname in rows:
+        out[role_id].append(
+            Holder(
+                person=PersonRecord(pid, uid, name),
+                kind=AssignmentKind(kind),
+                since=since,
+                until=until,
+                covers_for=PersonRecord(cid, cuid, cname) if cid is not None else None,
             )
+        )
     return {role: sorted(hs, key=lambda h: _HOLDER_ORDER[h.kind]) for role, hs in out.items()}
 
 

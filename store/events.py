@@ -39,9 +39,7 @@ async def claim_event(db: Database, platform: str, event_id: str) -> bool:
         "event_id": event_id[:200],
         "received_at": datetime.now(UTC),
     }
-    async with db.single_statement() as connection:
-        result = await connection.execute(_claim(db.dialect), parameters)
-        return bool(result.rowcount)
+    return await db.write_once(_claim(db.dialect), parameters) > 0
 
 
 async def forget_old_events(db: Database, now: datetime | None = None) -> int:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from store import assignments, catalog, migrate, people, workspaces
+from store import assignments, catalog, events, migrate, people, workspaces
 from store.assignments import PersonRef, RoleChange
 from store.audit import ChangeOrigin
 from store.db import Database, StoreUnavailable
@@ -162,5 +162,10 @@ async def test_unreachable_database_raises_store_unavailable(tmp_path: object) -
     db = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     with pytest.raises(StoreUnavailable):
         await workspaces.find_workspace(db, "slack", "T1")
+    # The hot path, which uses the asyncpg connection directly, says the same.
+    with pytest.raises(StoreUnavailable):
+        await assignments.holders(db, 1, [1])
+    with pytest.raises(StoreUnavailable):
+        await events.claim_event(db, "slack", "Ev1")
     assert not await db.ping()
     await db.dispose()

@@ -364,7 +364,7 @@ TIME_WORDS: frozenset[str] = _words(
 NON_OWNERSHIP_VERBS: frozenset[str] = _words(
     """
     invented founded coined won discovered wrote directed painted sang starred married dating
-    died born scored was were
+    died born scored was were sings sing sung composed
     """
 )
 

@@ -116,6 +116,16 @@ _PLACE_QUALIFIER = re.compile(
     re.IGNORECASE,
 )
 _QUALIFIER = re.compile(r"\b(?:of|for|at|in|behind)\s+", re.IGNORECASE)
+# Where a role's place is named, up to the end of its clause ("on the james webb telescope, and…").
+_PLACE = re.compile(
+    r"\b(?:of|for|at|in|behind|on)\s+(?P<place>.+?)(?=[?.!,;:]|\s(?:and|but|because|since|so|as|"
+    r"i|to|or|who|which|that)\b|$)",
+    re.IGNORECASE,
+)
+# Two names we do not know make a place somewhere else even with a "team" or "project" in it ("the
+# team lead of the nasa perseverance software team"); one is a team's own name ("team phoenix").
+FOREIGN_PLACE_WORDS = 2
+PLACE_NAME_WORDS = 4
 # A proper name: capitalised, in capitals, or camel-cased ("Netflix", "BBC", "iPlayer").
 _CAPITALISED = re.compile(r"\b([A-Z][A-Za-z0-9]+|[a-z]+[A-Z][A-Za-z0-9]*)\b")
 
@@ -140,6 +150,7 @@ class Matcher:
         self.thresholds = thresholds or Thresholds()
         self.targets: list[Target] = []
         phrase_stems: list[tuple[int, tuple[str, ...]]] = []
+        role_stems: set[str] = set()
         surface_vocabulary: set[str] = set()
         for entry in entries:
             index = len(self.targets)
@@ -150,6 +161,8 @@ class Matcher:
                 stems = tuple(dict.fromkeys(stem(w) for w in surface))
                 if stems:
                     phrase_stems.append((index, stems))
+                if entry.target.responsibility is None:
+                    role_stems.update(stems)
         self._idf = _idf(phrase_stems, len(self.targets))
         self._unknown_weight = max(self._idf.values(), default=1.0)
         # Dense arrays, so that scoring a question costs a few vectorised passes over the
@@ -169,6 +182,7 @@ class Matcher:
                 postings[s].append(phrase_index)
         self._postings = {s: np.array(ids, dtype=np.intp) for s, ids in postings.items()}
         self._vocabulary = frozenset(surface_vocabulary)
+        self._role_stems = frozenset(role_stems)
         # Typo candidates by (first letter, length): a correction keeps the first letter.
         self._pools: dict[tuple[str, int], list[str]] = defaultdict(list)
         # Stop words are corrected onto too ("responsable" is "responsible"), and then dropped.
@@ -311,6 +325,10 @@ class Matcher:
             return True
         if any(w in OUR_WORDS or w in local_names for w in words(question)):
             return False
+        if any(
+            self._places_role_elsewhere(question, p, local_names) for p in _PLACE.finditer(question)
+        ):
+            return True
         qualifier = _first_qualifier(question)
         if qualifier is None:
             return False
@@ -322,6 +340,27 @@ class Matcher:
             return False
         named = [w for w in rest if w not in STOP_WORDS and w not in TIME_WORDS and not w.isdigit()]
         return bool(named) and not any(self._known(w) or w in ML_WORK_WORDS for w in named)
+
+    def _places_role_elsewhere(
+        self, question: str, place: re.Match[str], local_names: frozenset[str]
+    ) -> bool:
+        """Whether a role's name is followed by a place with names we do not know ("the project
+        manager on the james webb telescope"); other places are parts of the sentence ("part of
+        the wider devops lifecycle")."""
+        before = content_words(question[: place.start()])
+        if not before or stem(before[-1]) not in self._role_stems:
+            return False
+        # A place's name comes first; words further on are the rest of the sentence.
+        named = [w for w in words(place.group("place")) if w not in STOP_WORDS][:PLACE_NAME_WORDS]
+        foreign = [
+            w
+            for w in named
+            if w not in TIME_WORDS
+            and w not in ML_WORK_WORDS
+            and not w.isdigit()
+            and self._foreign(w, local_names)
+        ]
+        return len(foreign) >= FOREIGN_PLACE_WORDS
 
     def _foreign(self, word: str, local_names: frozenset[str]) -> bool:
         """A name that neither the catalogue, nor this workspace, nor common words place here."""

@@ -107,18 +107,25 @@ _ASKS = re.compile(
     r"^(?:which|whichever|is there|are there|do we have|do we got|have we got|got an?|any|anyone|"
     r"anybody|someone|somebody)\b"
 )
+_NEEDS = frozenset({"need", "needs", "needed"})
 _NOTICE = re.compile(r"\b(?:fyi|heads up|psa|just so you know)\b")
 # Openings that ask about a role itself, whatever else the message says.
 _ABOUT_THE_ROLE = re.compile(
-    r"^(?:what do you call|what (?:skills|qualifications|certifications)|which (?:pays|earns))\b"
+    r"^(?:what do you call|what (?:skills|qualifications|certifications)|which (?:pays|earns)|"
+    r"which (?:one |role |job )?(?:is|are) (?:the )?(?:harder|easier|better|worse|best|worst|more|"
+    r"less|hardest|easiest|cooler|tougher)\b)"
 )
 
 
-def _is_cue(folded: list[str], i: int) -> bool:
+def _is_cue(folded: list[str], i: int, yes_no: bool) -> bool:
+    word = folded[i]
+    if word not in OWNERSHIP_CUES:
+        return False
     # "owner" in "product owner" names a role; it does not ask who owns something.
-    return folded[i] in OWNERSHIP_CUES and not (
-        folded[i] == "owner" and i > 0 and folded[i - 1] == "product"
-    )
+    if word == "owner" and i > 0 and folded[i - 1] == "product":
+        return False
+    # "do we even need a scrum master", "do product owners need to code": whether, not who.
+    return not (yes_no and word in _NEEDS)
 
 
 def message_form(text: str) -> MessageForm:
@@ -140,9 +147,10 @@ def message_form(text: str) -> MessageForm:
         return MessageForm.OTHER
     if folded and folded[0] in INSTRUCTIONS and "who" not in folded:
         return MessageForm.OTHER  # "ping the devops engineer that staging is down": an errand
-    if any(_is_cue(folded, i) for i in range(len(folded))):
+    yes_no = bool(_YES_NO.match(joined)) and not _YES_NO_EXCEPT.match(joined)
+    if any(_is_cue(folded, i, yes_no) for i in range(len(folded))):
         return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
-    if _OPENING.match(joined) or (_YES_NO.match(joined) and not _YES_NO_EXCEPT.match(joined)):
+    if _OPENING.match(joined) or yes_no:
         return MessageForm.OTHER
     if len(folded) <= MAX_TOPIC_WORDS and not any(w in STATEMENT_WORDS for w in folded):
         return MessageForm.TOPIC
