@@ -16,14 +16,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from botbuilder.core import TurnContext
+from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, Attachment, ChannelAccount, ConversationReference
 from botbuilder.schema import Mention as MentionEntity
 from botframework.connector.auth import ConnectorFactory
+from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
 from bot.buttons import notification_buttons, parse_click
 from bot.inflight import InFlight
 from bot.teams import render
+from bot.teams.activity_json import read_activity
 from bot.teams.connector_http import use_aiohttp
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Line, Mention, Message, Notification, PersonMention, line
@@ -232,12 +235,22 @@ class TeamsAdapter:
         if problem:
             log.warning("teams: rejected a malformed activity: %s", problem)
             return web.json_response({"error": problem}, status=400)
+        # What CloudAdapter.process does for a POST, with the activity read by `read_activity`.
         try:
-            response = await self.adapter.process(request, self)
-        except web.HTTPUnauthorized:
+            activity = read_activity(body)
+        except DeserializationError as exc:
+            log.warning("teams: rejected an activity that does not read: %s", exc)
+            return web.json_response({"error": "not a Bot Framework activity"}, status=400)
+        try:
+            invoke = await self.adapter.process_activity(
+                request.headers.get("Authorization", ""), activity, self.on_turn
+            )
+        except PermissionError:
             log.warning("teams: rejected an activity without a valid token")
             return web.json_response({"error": "unauthorized"}, status=401)
-        return response or web.Response(status=201)
+        if invoke:
+            return web.json_response(serializer_helper(invoke.body), status=invoke.status)
+        return web.Response(status=201)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """botbuilder's Bot protocol: called for every activity."""
