@@ -119,6 +119,13 @@ def test_role_resolver_fuzzy_and_ambiguous() -> None:
         "what does a scrum master earn in germany",
         "is product owner a real job",
         "according to the scrum guide, who is accountable for the product backlog",
+        "who is the solution architect on the new berlin airport project",
+        "who is the team lead of the nasa perseverance software team",
+        "do we even need a scrum master",
+        "how many data engineers do we need per data scientist",
+        "in the phoenix project book, who does the deployments?",
+        "what football team does the devops engineer support?",
+        "which is harder, data engineering or data science",
     ],
 )
 def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
@@ -138,6 +145,9 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
             "Product Owner / Business Analyst",
         ),
         ("who's the devops engineer for the company's platform", "DevOps Engineer"),
+        ("who's the project manager on team phoenix?", "Project Manager"),
+        ("who is the data scientist for the churn model on the retail team", "Data Scientist"),
+        ("who makes mlops part of the wider devops lifecycle", "DevOps Engineer"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(
@@ -162,10 +172,10 @@ def test_accuracy_on_the_frozen_questions_stays_at_the_level_reached(matcher: Ma
     report = evaluate(matcher, load_questions(DATA / "questions.csv", split="frozen"))
     assert report.in_scope >= 170 and report.out_of_scope >= 40
     assert report.top1_without_paraphrases >= 0.945
-    assert report.top1 >= 0.81
-    assert report.precision >= 0.99
-    assert report.paraphrase_rate >= 0.83
-    assert report.out_of_scope_answered <= 3
+    assert report.top1 >= 0.825
+    assert report.precision >= 0.98
+    assert report.paraphrase_rate >= 0.81
+    assert report.out_of_scope_answered <= 2
 
 
 def test_question_set_shape() -> None:

@@ -51,6 +51,10 @@ PHRASES: dict[str, str] = {
     "set-up": "setup",
     "sign-off": "signoff",
     "go-live": "go live",
+    "look-back": "retrospective",
+    "look back session": "retrospective",
+    "open-source": "library",
+    "open source": "library",
 }
 
 # Single words that stand for something longer (abbreviations and chat shorthand).
@@ -132,6 +136,32 @@ EXPANSIONS: dict[str, str] = {
     "devs": "developers",
     "fte": "fte",
     "ftes": "fte",
+    # Everyday words for the catalogue's own ("who keeps the bigwigs in the loop").
+    "crew": "team",
+    "crews": "teams",
+    "codebase": "code",
+    "codebases": "code",
+    "predictor": "model",
+    "predictors": "models",
+    "fitted": "trained",
+    "refit": "retrain",
+    "estate": "infrastructure",
+    "website": "app",
+    "webapp": "app",
+    "bigwigs": "executives",
+    "execs": "executives",
+    "firm": "vendor",
+    "agency": "vendor",
+    "outsourcer": "vendor",
+    "tidy": "clean",
+    "tidies": "cleans",
+    "junk": "dirty",
+    "stitch": "join",
+    "stitches": "joins",
+    "reusable": "shared",
+    "pricey": "costly",
+    "expensive": "costly",
+    "costly": "cost",
 }
 
 # British spellings that a suffix rule cannot catch; -ise/-isation/-yse are handled by rule.

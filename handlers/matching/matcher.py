@@ -94,14 +94,14 @@ class Thresholds:
     """Scoring shape and decision levels; `benchmarks/calibrate.py` derives them from the tuning questions."""
 
     # score = phrase_coverage ** phrase_power * question_coverage ** question_power
-    phrase_power: float = 1.0
+    phrase_power: float = 1.5
     question_power: float = 0.5
     # Weight of a word the catalogue never uses, as a fraction of the rarest catalogue word's weight.
     unknown_weight: float = 0.5
     # A phrase counts towards explaining the question once this much of it is present.
     partial_phrase: float = 0.5
-    answer: float = 0.56
-    margin: float = 0.06
+    answer: float = 0.53
+    margin: float = 0.03
     clarify: float = 0.15
     max_choices: int = 3
 
@@ -111,7 +111,8 @@ MIN_TYPO_LENGTH = 4
 _POSSESSIVE = re.compile(r"\b([a-z0-9]+)['’]s\b")
 _PLACE_QUALIFIER = re.compile(
     r"\b(?:on|for|in|of|at|within|across) (?:the |our |this |that |a )?(?:"
-    r"project (?P<name>[\w-]+)|(?:[\w'-]+ ){0,3}(?:project|projects|team|teams|squad|squads|pod))"
+    r"(?:project|team|squad|pod) (?P<name>[\w-]+)|"
+    r"(?:[\w'-]+ ){0,3}(?:project|projects|team|teams|squad|squads|pod))"
     r"(?=\s*(?:[?.!,]|$|now\b|this\b|these\b|next\b|right\b|atm\b|pls\b|please\b))",
     re.IGNORECASE,
 )
@@ -308,9 +309,11 @@ class Matcher:
         return self.analyse(question)
 
     def _unless_known(self, qualifier: re.Match[str]) -> str:
-        # "on project atlas" is a place; "for the project budget" is a thing the catalogue knows.
+        # "on project atlas", "on team phoenix" are places; "for the project budget" is a thing the
+        # catalogue knows.
         named = qualifier.group("name")
-        return qualifier.group(0) if named and self._known(named.lower()) else " "
+        known = named and any(s in self._postings for s in self.analyse(named))  # typos too
+        return qualifier.group(0) if known else " "
 
     def _placed_elsewhere(self, question: str, local_names: frozenset[str]) -> bool:
         """Whether the question places its role in an organisation or thing we do not know: an

@@ -108,6 +108,18 @@ _ASKS = re.compile(
     r"anybody|someone|somebody)\b"
 )
 _NEEDS = frozenset({"need", "needs", "needed"})
+# Questions of quantity, age or method, whatever words they contain ("how many data engineers do
+# you need per data scientist", "best way to handle missing values").
+_HOW_MUCH = re.compile(
+    r"^(?:how (?:many|much|old|often|long)|(?:what s |whats |what is )?(?:the )?best way)\b"
+)
+# A role in a story ("in the unicorn project book, who does the data quality work?").
+_FICTION = re.compile(
+    r"\b(?:in|from) (?:the|that|this) (?:[a-z0-9]+ ){0,3}"
+    r"(?:book|books|novel|show|series|film|movie|episode|game|podcast|play)\b"
+)
+# What a role's holder is like, not who it is ("what football team does the devops engineer support").
+_ABOUT_THE_HOLDER = re.compile(r"^what (?:[a-z]+ ){1,2}(?:does|do|did) (?:the|our|your|a|an)\b")
 _NOTICE = re.compile(r"\b(?:fyi|heads up|psa|just so you know)\b")
 # Openings that ask about a role itself, whatever else the message says.
 _ABOUT_THE_ROLE = re.compile(
@@ -140,6 +152,10 @@ def message_form(text: str) -> MessageForm:
         return MessageForm.OTHER  # "what does a scrum master earn": the role in general
     if "who" not in folded and any(word in KNOWLEDGE_WORDS for word in folded):
         return MessageForm.OTHER  # "can someone explain drift vs concept drift"
+    if _FICTION.search(joined):
+        return MessageForm.OTHER
+    if "who" not in folded and _HOW_MUCH.match(joined):
+        return MessageForm.OTHER  # cues do not make these who-questions: "how much do we need…"
     if "who" not in folded and _NOTICE.search(joined):
         return MessageForm.OTHER  # "our data scientist is off next week fyi": news, not a question
     if _ABOUT_THE_ROLE.match(joined):
@@ -150,7 +166,7 @@ def message_form(text: str) -> MessageForm:
     yes_no = bool(_YES_NO.match(joined)) and not _YES_NO_EXCEPT.match(joined)
     if any(_is_cue(folded, i, yes_no) for i in range(len(folded))):
         return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
-    if _OPENING.match(joined) or yes_no:
+    if _OPENING.match(joined) or yes_no or _ABOUT_THE_HOLDER.match(joined):
         return MessageForm.OTHER
     if len(folded) <= MAX_TOPIC_WORDS and not any(w in STATEMENT_WORDS for w in folded):
         return MessageForm.TOPIC
