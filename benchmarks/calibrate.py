@@ -2,7 +2,7 @@
 
 The tuning questions are the `tune` rows of questions.csv and all of questions_tune_extra*.csv.
 Grid-searches the scoring shape and the decision levels; the frozen half is never read here.
-Constraints first (at most 5 out-of-scope questions answered, precision >= 98%, paraphrases
+Constraints first (at most 5 out-of-scope questions answered, precision >= 98.5%, paraphrases
 answered or offered right >= 60%), then the most questions answered right, then the most
 paraphrases. Prints the winner and the `Thresholds(...)` to put in
 `handlers/matching/matcher.py`.
@@ -36,6 +36,10 @@ MAX_OUT_OF_SCOPE_ANSWERED = int(os.environ.get("MAX_OOS", "5"))
 # which the strictest sets (extra4, extra5: no word shared with a responsibility, its keywords or
 # its aliases) keep out of reach at any threshold; below this floor the calibration would trade the
 # choices offered for them for a point of plain top-1.
+# The target is 98%. With ~850 tuning questions answered, one standard error of a precision near
+# 98% is about 0.5 points: thresholds that only just reach 98% here fall below it on unseen
+# questions about as often as not, so the floor is one standard error above the target.
+MIN_PRECISION = float(os.environ.get("MIN_PRECISION", "0.985"))
 MIN_PARAPHRASE_RATE = float(os.environ.get("MIN_PARAPHRASES", "0.6"))
 SCORING_GRID = {
     "phrase_power": (0.5, 1.0, 1.5),
@@ -53,7 +57,7 @@ DECISION_GRID = {
 def objective(report: Report) -> tuple[int, float, float]:
     feasible = (
         report.out_of_scope_answered <= MAX_OUT_OF_SCOPE_ANSWERED
-        and report.precision >= 0.98
+        and report.precision >= MIN_PRECISION
         and report.paraphrase_rate >= MIN_PARAPHRASE_RATE
     )
     return (int(feasible), report.top1, report.paraphrase_rate)

@@ -97,11 +97,11 @@ class Thresholds:
     phrase_power: float = 1.5
     question_power: float = 0.5
     # Weight of a word the catalogue never uses, as a fraction of the rarest catalogue word's weight.
-    unknown_weight: float = 0.5
+    unknown_weight: float = 0.75
     # A phrase counts towards explaining the question once this much of it is present.
     partial_phrase: float = 0.5
     answer: float = 0.53
-    margin: float = 0.03
+    margin: float = 0.0
     clarify: float = 0.15
     max_choices: int = 3
 
