@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from handlers.dispatch import Dispatcher
@@ -22,6 +23,11 @@ from handlers.turn import HandlerConfig, Services
 from store import migrate
 from store.db import Database
 from tests.fakes.tcp_proxy import TcpProxy
+
+# Tests check behaviour, not speed: hypothesis' per-example deadline (200 ms) is a timing assertion,
+# and on a slow or busy machine a 40 KB input to the YAML parser can take longer than that.
+settings.register_profile("whoowns", deadline=None)
+settings.load_profile("whoowns")
 
 PG_ENV = "WHOOWNS_TEST_DATABASE_URL"
 REPO = Path(__file__).resolve().parent.parent

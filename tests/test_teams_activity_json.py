@@ -159,7 +159,7 @@ def _outcome(read: Any, body: dict[str, Any]) -> Any:
         return DeserializationError
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(_body(Activity))
 def test_generated_bodies_read_as_msrest_reads_them(body: dict[str, Any]) -> None:
     ours = _outcome(read_activity, body)
