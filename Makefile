@@ -10,6 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Editable, so the checkout is what runs. setuptools then warns that folders named like the packages
+# "may take precedence during imports": here they are the packages themselves, so that is intended.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
