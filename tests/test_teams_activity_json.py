@@ -19,7 +19,7 @@ from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 from msrest.serialization import Serializer
 
 from bot.teams import render
-from bot.teams.activity_json import read_activity, write_model
+from bot.teams.activity_json import read_activity, read_model, write_model
 from bot.teams.adapter import _activity
 from handlers.message import CandidateFact, PersonMention, Reply, line
 from tests.fakes.botframework import (
@@ -67,6 +67,7 @@ def msrest_read(body: dict[str, Any]) -> Activity:
     ids=["personal", "personal-mention", "channel", "card-submit", "members-added"],
 )
 def test_activities_from_teams_read_as_msrest_reads_them(body: dict[str, Any]) -> None:
+    read_model(Activity, body)  # no fallback to msrest: what Teams sends takes the fast path
     ours = read_activity(body)
     assert ours == msrest_read(body)
     assert [e.additional_properties for e in ours.entities or []] == [
