@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,18 +199,14 @@ class Database:
     @asynccontextmanager
     async def _raw_connection(self) -> AsyncIterator[Any]:
         """The asyncpg connection of a pooled connection, outside any transaction (autocommit)."""
-        try:
+        with _store_errors():
             pooled = await self.engine.raw_connection()
-        except (OSError, OperationalError, DBAPIError) as exc:
-            log.warning("store unavailable: %s", exc.__class__.__name__)
-            raise StoreUnavailable(str(exc)) from exc
         try:
             yield pooled.driver_connection
         except _ASYNCPG_CONNECTION_ERRORS as exc:
             # Not returned to the pool: the next checkout connects afresh.
             pooled.invalidate(exc)
-            log.warning("store unavailable: %s", exc.__class__.__name__)
-            raise StoreUnavailable(str(exc)) from exc
+            raise _unavailable(exc) from exc
         finally:
             pooled.close()
 
@@ -224,27 +220,17 @@ class Database:
 
     @asynccontextmanager
     async def _connect(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        try:
+        with _store_errors():
             async with engine.connect() as connection:
                 yield connection
-        except (OSError, OperationalError, DBAPIError) as exc:
-            if _is_connection_problem(exc):
-                log.warning("store unavailable: %s", exc.__class__.__name__)
-                raise StoreUnavailable(str(exc)) from exc
-            raise
 
     @asynccontextmanager
     async def _begin(
         self, sessions: async_sessionmaker[AsyncSession]
     ) -> AsyncIterator[AsyncSession]:
-        try:
+        with _store_errors():
             async with sessions() as session, session.begin():
                 yield session
-        except (OSError, OperationalError, DBAPIError) as exc:
-            if _is_connection_problem(exc):
-                log.warning("store unavailable: %s", exc.__class__.__name__)
-                raise StoreUnavailable(str(exc)) from exc
-            raise
 
     async def ping(self) -> bool:
         try:
@@ -258,6 +244,22 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """A lost or refused database connection becomes StoreUnavailable; other errors stay as they are."""
+    try:
+        yield
+    except (OSError, OperationalError, DBAPIError) as exc:
+        if _is_connection_problem(exc):
+            raise _unavailable(exc) from exc
+        raise
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    log.warning("store unavailable: %s", exc.__class__.__name__)
+    return StoreUnavailable(str(exc))
 
 
 def _is_connection_problem(exc: BaseException) -> bool:
