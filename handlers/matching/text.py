@@ -113,10 +113,11 @@ _NEEDS = frozenset({"need", "needs", "needed"})
 _HOW_MUCH = re.compile(
     r"^(?:how (?:many|much|old|often|long)|(?:what s |whats |what is )?(?:the )?best way)\b"
 )
-# A role in a story ("in the unicorn project book, who does the data quality work?").
+# A role in a story ("in the unicorn project book, who does the data quality work?"); not "series"
+# or "game", which ML teams' own work is about ("drift in the time series models").
 _FICTION = re.compile(
     r"\b(?:in|from) (?:the|that|this) (?:[a-z0-9]+ ){0,3}"
-    r"(?:book|books|novel|show|series|film|movie|episode|game|podcast|play)\b"
+    r"(?:book|novel|show|film|movie|episode|podcast)\b"
 )
 # What a role's holder is like, not who it is ("what football team does the devops engineer support").
 _ABOUT_THE_HOLDER = re.compile(r"^what (?:[a-z]+ ){1,2}(?:does|do|did) (?:the|our|your|a|an)\b")
