@@ -265,6 +265,13 @@ async def test_bodies_that_are_not_activities_get_400(server: Server) -> None:
                 "from": {"id": "29:x"},
                 "serviceUrl": "http://x",
             },
+            {  # the right shape, but a timestamp that is not one
+                "type": "message",
+                "conversation": {"id": "a:1"},
+                "from": {"id": "29:x"},
+                "serviceUrl": "http://x",
+                "timestamp": "yesterday at noon",
+            },
         )
         for body in bodies:
             async with session.post(server.messages_url, json=body) as response:

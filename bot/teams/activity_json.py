@@ -3,9 +3,10 @@
 msrest's generic (de)serializer reads an incoming activity and writes every reply with a few layers
 of dispatch per attribute; under load that was a quarter of a Teams turn's CPU (py-spy, about
 0.9 ms a turn). The two functions here walk the same `_attribute_map`s directly for the types
-botbuilder's schema uses, and give the same result as msrest (tests/test_teams.py compares them on
-the activities we send and receive). Anything else they do not handle — a value of an unexpected
-type, a binary field — is left to msrest, for the whole model.
+botbuilder's schema uses, and give the same result as msrest (tests/test_teams_activity_json.py
+compares them on the activities we send and receive, and on generated ones). Anything else they
+do not handle (a value of an unexpected type, a binary field) is left to msrest, for the whole
+model.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ def read_activity(body: dict[str, Any]) -> Activity:
 
 def read_model(model: type[Model], data: object) -> Model:
     """`data` as an instance of `model`, as msrest reads it; raises Unsupported otherwise."""
-    if not isinstance(data, dict) or getattr(model, "_subtype_map", None):
+    if not isinstance(data, dict) or _models().get(model.__name__) is not model:
         raise Unsupported(model.__name__)
+    if getattr(model, "_subtype_map", None):
+        raise Unsupported(model.__name__)  # polymorphic: msrest picks the class from the data
     values = {}
-    if _models().get(model.__name__) is not model:
-        raise Unsupported(model.__name__)
     for attribute, key, kind in _keys(model.__name__):
         value = data.get(key)
         if value is not None:
