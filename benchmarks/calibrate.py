@@ -2,7 +2,7 @@
 
 The tuning questions are the `tune` rows of questions.csv and all of questions_tune_extra*.csv.
 Grid-searches the scoring shape and the decision levels; the frozen half is never read here.
-Constraints first (at most 5 out-of-scope questions answered, precision >= 98.5%, paraphrases
+Constraints first (at most 9 out-of-scope questions answered, precision >= 98.5%, paraphrases
 answered or offered right >= 60%), then the most questions answered right, then the most
 paraphrases. Prints the winner and the `Thresholds(...)` to put in
 `handlers/matching/matcher.py`.
@@ -29,10 +29,12 @@ QUESTIONS = DATA / "questions.csv"
 EXTRA_TUNING = tuple(sorted(DATA.glob("questions_tune_extra*.csv")))
 
 # Out-of-scope questions the tuning questions let through (MAX_OOS to explore): those left are role
-# questions about other organisations whose qualifier the catalogue happens to know ("who owns
-# github?"), which read like questions about our own work. 5 of the 756 is what the rules reach.
-MAX_OUT_OF_SCOPE_ANSWERED = int(os.environ.get("MAX_OOS", "5"))
-# Precision when answering, at least (MIN_PRECISION to explore). The target is 98%. With ~850
+# questions about other organisations whose qualifier the catalogue happens to know ("the scrum
+# master for the microsoft teams product group"), which read like questions about our own work.
+# 9 of the 956 is what the rules reach; thresholds that let only 5 through answer 89.5% of plain
+# in-scope questions right instead of 95.7%.
+MAX_OUT_OF_SCOPE_ANSWERED = int(os.environ.get("MAX_OOS", "9"))
+# Precision when answering, at least (MIN_PRECISION to explore). The target is 98%. With ~900
 # tuning questions answered, one standard error of a precision near 98% is about 0.5 points:
 # thresholds that only just reach 98% here fall below it on unseen questions about as often as
 # not, so the floor is one standard error above the target.

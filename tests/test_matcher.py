@@ -126,6 +126,12 @@ def test_role_resolver_fuzzy_and_ambiguous() -> None:
         "in the phoenix project book, who does the deployments?",
         "what football team does the devops engineer support?",
         "which is harder, data engineering or data science",
+        "who created terraform",
+        "who came up with the great expectations library",
+        "should data scientists write their own unit tests?",
+        "honestly is a solution architect needed when you have a good tech lead",
+        "standup cancelled today",
+        "you're a legend, thanks for finding the devops person",
     ],
 )
 def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
@@ -148,6 +154,9 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         ("who's the project manager on team phoenix?", "Project Manager"),
         ("who is the data scientist for the churn model on the retail team", "Data Scientist"),
         ("who makes mlops part of the wider devops lifecycle", "DevOps Engineer"),
+        ("who created our terraform modules?", "DevOps Engineer"),
+        ("who maintains the team utilities?", "Team Lead"),
+        ("who created the group account on github?", "Group Manager"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(

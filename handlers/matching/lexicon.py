@@ -418,6 +418,7 @@ OWNERSHIP_CUES: frozenset[str] = _words(
 # Words that make a short message a statement rather than a topic ("standup is cancelled").
 STATEMENT_WORDS: frozenset[str] = _words(
     """
-    is are was were has have had got been being went goes lol haha yay thanks thank
+    is are was were has have had got been being went goes lol haha yay thanks thank cancelled
+    canceled moved postponed rescheduled delayed done
     """
 )

@@ -107,11 +107,36 @@ _ASKS = re.compile(
     r"^(?:which|whichever|is there|are there|do we have|do we got|have we got|got an?|any|anyone|"
     r"anybody|someone|somebody)\b"
 )
-_NEEDS = frozenset({"need", "needs", "needed"})
+# Cues that do not ask who in a yes/no question ("do we even need a scrum master", "do we need an
+# architect on a 5 person project").
+_WHETHER_WORDS = frozenset({"need", "needs", "needed", "person", "people"})
+_POSSESSIVES = frozenset({"my", "your", "their", "our", "his", "her", "its"})
+# Asides before the question proper ("honestly, is a solution architect needed…").
+_ASIDE = re.compile(
+    r"^(?:(?:honestly|tbh|so|ok|okay|well|hmm|hey|real talk|serious question|genuine question|"
+    r"quick q|quick question) )+"
+)
+# Who made a public tool, by its name or as "the … library" ("who created terraform", "who came up
+# with the great expectations library"), not who made something of ours ("who created our repo").
+_MAKERS = (
+    r"\bwho (?:s |is )?(?:created|invented|developed|designed|wrote|maintains|maintained|started|"
+    r"founded|came up with|is behind|s behind|was behind) "
+)
+_MADE_BY_NAME = re.compile(
+    _MAKERS + r"(?!(?:the|our|a|an|this|that|these|those|my|your|their|his|her|its|some|any|each|"
+    r"every|all|new|it|them|us)\b)[a-z]"
+)
+_MADE_TOOL = re.compile(
+    _MAKERS + r"the (?:[a-z0-9]+ ){0,4}(?:library|framework|language|package|tool|standard|"
+    r"protocol|algorithm)\b"
+)
+# Thanks and praise, whatever they mention ("you're a legend, thanks for finding the devops person").
+_THANKS = re.compile(r"\b(?:thanks|thank you|thx|cheers|great job|nice one)\b")
 # Questions of quantity, age or method, whatever words they contain ("how many data engineers do
 # you need per data scientist", "best way to handle missing values").
 _HOW_MUCH = re.compile(
-    r"^(?:how (?:many|much|old|often|long)|(?:what s |whats |what is )?(?:the )?best way)\b"
+    r"^(?:how (?:many|much|old|often|long)|(?:what s |whats |what is |what )?(?:the |a )?"
+    r"(?:best|good|right|proper|recommended|easiest|simplest) way)\b"
 )
 # A role in a story ("in the unicorn project book, who does the data quality work?"); not "series"
 # or "game", which ML teams' own work is about ("drift in the time series models").
@@ -134,11 +159,12 @@ def _is_cue(folded: list[str], i: int, yes_no: bool) -> bool:
     word = folded[i]
     if word not in OWNERSHIP_CUES:
         return False
-    # "owner" in "product owner" names a role; it does not ask who owns something.
-    if word == "owner" and i > 0 and folded[i - 1] == "product":
+    before = folded[i - 1] if i > 0 else ""
+    # "owner" in "product owner" names a role; "their own tests" does not ask who owns them.
+    if (word == "owner" and before == "product") or (word == "own" and before in _POSSESSIVES):
         return False
     # "do we even need a scrum master", "do product owners need to code": whether, not who.
-    return not (yes_no and word in _NEEDS)
+    return not (yes_no and word in _WHETHER_WORDS)
 
 
 def message_form(text: str) -> MessageForm:
@@ -146,7 +172,11 @@ def message_form(text: str) -> MessageForm:
     for i, word in enumerate(folded[:-1]):
         if word == "who" and folded[i + 1] in NON_OWNERSHIP_VERBS:
             return MessageForm.OTHER  # "who invented scrum?"
-    joined = " ".join(folded)
+    joined = _ASIDE.sub("", " ".join(folded))
+    if _MADE_BY_NAME.search(joined) or _MADE_TOOL.search(joined):
+        return MessageForm.OTHER  # "who created terraform": the world's tools, not our work
+    if "who" not in folded and _THANKS.search(joined):
+        return MessageForm.OTHER
     if _ELSEWHERE.search(joined) or any(word in WORLD_WORDS for word in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
     if any(word in GENERIC_WORDS for word in folded):
