@@ -159,8 +159,8 @@ EXPANSIONS: dict[str, str] = {
     "stitch": "join",
     "stitches": "joins",
     "reusable": "shared",
-    "pricey": "costly",
-    "expensive": "costly",
+    "pricey": "cost",
+    "expensive": "cost",
     "costly": "cost",
 }
 
