@@ -32,6 +32,9 @@ def test_normalisation_folds_spelling_abbreviations_and_stop_words() -> None:
     ]
     assert content_words("Who's responsible for IaC?") == ["infrastructure", "code"]
     assert words("analyse the catalogue") == ["analyze", "the", "catalog"]
+    # A list of environments is environments; when something happens is not what it is.
+    assert content_words("deploys to dev, test and prod") == ["deploys", "environments"]
+    assert content_words("who tests it before release?") == ["tests"]
 
 
 @pytest.mark.parametrize(
@@ -132,6 +135,10 @@ def test_role_resolver_fuzzy_and_ambiguous() -> None:
         "honestly is a solution architect needed when you have a good tech lead",
         "standup cancelled today",
         "you're a legend, thanks for finding the devops person",
+        "shout out and thanks to the tester who caught that bug",
+        "write a limerick about a devops engineer who hates yaml",
+        "pretend you're our scrum master and run the retro",
+        "hypothetically, with no data engineer, who would build the pipelines?",
     ],
 )
 def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
@@ -157,6 +164,10 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         ("who created our terraform modules?", "DevOps Engineer"),
         ("who maintains the team utilities?", "Team Lead"),
         ("who created the group account on github?", "Group Manager"),
+        ("who deploys to dev/uat/prod?", "MLOps Engineer"),
+        ("who tests the scoring endpoint before release?", "Tester"),
+        ("the nightly job is failing at ingestion, who can help?", "Data Engineer"),
+        ("marketing keeps interrupting the developers, who shields the team?", "Scrum Master"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(

@@ -131,6 +131,10 @@ EXPANSIONS: dict[str, str] = {
     "lld": "low level design",
     "arch": "architecture",
     "proj": "project",
+    "proc": "process",
+    "svc": "service",
+    "svcs": "services",
+    "aks": "azure kubernetes service",
     "projs": "projects",
     "dev": "development",
     "devs": "developers",
@@ -353,7 +357,7 @@ GENERIC_WORDS: frozenset[str] = _words(
     """
     typical typically generally theory theoretically opinion interview interviews cv resume
     salary salaries earn earns career careers certification certifications certified become
-    becoming according
+    becoming according hypothetical hypothetically
     """
 )
 
@@ -403,6 +407,18 @@ NON_OWNERSHIP_VERBS: frozenset[str] = _words(
 INSTRUCTIONS: frozenset[str] = _words(
     """
     remind ping tell notify dm message cc add assign make update note forward invite email mail
+    write compose draft generate pretend imagine roleplay
+    """
+)
+
+# People a relative "who" describes ("thanks to the data engineer who fixed it", "a poem about a
+# data scientist who loves coffee"): such a "who" does not ask anything.
+PERSON_NOUNS: frozenset[str] = _words(
+    """
+    engineer engineers scientist scientists analyst analysts developer developers dev devs tester
+    testers master masters manager managers lead leads architect architects admin admins
+    administrator administrators owner owners person people guy guys folks colleague colleagues
+    teammate teammates friend friends man woman hero heroes
     """
 )
 

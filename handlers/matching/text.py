@@ -18,6 +18,7 @@ from handlers.matching.lexicon import (
     NON_OWNERSHIP_OPENINGS,
     NON_OWNERSHIP_VERBS,
     OWNERSHIP_CUES,
+    PERSON_NOUNS,
     PHRASES,
     SPELLINGS,
     STATEMENT_WORDS,
@@ -37,6 +38,18 @@ _PHRASE = re.compile(
 )
 _ISE = re.compile(r"^(.{3,}?)(is)(e|ed|es|ing|ation|ations|er|ers)$")
 _YSE = re.compile(r"^(.{2,}?)ys(e|ed|es|ing)$")
+# A list of environments ("dev/uat/prod", "dev, test and prod") is environments, not development
+# and the product.
+_ENVIRONMENT_LIST = re.compile(
+    r"\b(?:dev|development)(?:\s*(?:/|,|and|&|->|to|then)\s*(?:test|uat|qa|staging|stage|preprod|"
+    r"sit)){0,3}\s*(?:/|,|and|&|->|to|then|or)\s*(?:prod|production)\b"
+)
+# When something happens is not what it is: "who tests the endpoint before release" asks about
+# testing, not releasing.
+_BEFORE_RELEASE = re.compile(
+    r"\bbefore (?:the |each |every |a |we |it |they )?(?:release|releases|releasing|go live|golive|"
+    r"launch|launching|ship|ships|shipping|going live|goes live)\b"
+)
 
 
 def fold(text: str) -> str:
@@ -44,7 +57,9 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = _APOSTROPHE.sub("", text)
-    return _PHRASE.sub(lambda m: PHRASES[m.group(1)], text)
+    text = _PHRASE.sub(lambda m: PHRASES[m.group(1)], text)
+    text = _ENVIRONMENT_LIST.sub("environments", text)
+    return _BEFORE_RELEASE.sub(" ", text)
 
 
 def words(text: str) -> list[str]:
@@ -96,10 +111,11 @@ _YES_NO_EXCEPT = re.compile(
     r"^(?:" + "|".join(YES_NO_OPENINGS) + r") (?:" + "|".join(YES_NO_EXCEPTIONS) + r")\b"
 )
 # "at <somewhere>" names another organisation, unless it is about here ("at the standup", "at group
-# level").
+# level", "at org level") or names a stage of the work ("failing at ingestion", "at deployment").
 _ELSEWHERE = re.compile(
     r"\bat (?!(?:the|our|this|that|these|those|a|an|group|team|project|level|work|scale|least|all|"
-    r"once|any|some|each|every|it|them|us|me|you|him|her|night|noon|midnight|\d)\b)[a-z]"
+    r"once|any|some|each|every|it|them|us|me|you|him|her|night|noon|midnight|org|organization|"
+    r"company|department|division|enterprise|\d)\b)(?![a-z]+(?:ion|ions|ment|ments|ing)\b)[a-z]"
 )
 MAX_TOPIC_WORDS = 3
 # How a question without a who or a question mark still asks ("which of you is the architect").
@@ -155,6 +171,14 @@ _ABOUT_THE_ROLE = re.compile(
 )
 
 
+# A "who" right after a person, with no comma between: "developers, who protects the team?" asks.
+_RELATIVE_WHO = re.compile(r"\b(?:" + "|".join(sorted(PERSON_NOUNS)) + r") who\b")
+
+
+def _asks_who(text: str, folded: list[str]) -> bool:
+    return folded.count("who") > len(_RELATIVE_WHO.findall(text.lower()))
+
+
 def _is_cue(folded: list[str], i: int, yes_no: bool) -> bool:
     word = folded[i]
     if word not in OWNERSHIP_CUES:
@@ -173,26 +197,27 @@ def message_form(text: str) -> MessageForm:
         if word == "who" and folded[i + 1] in NON_OWNERSHIP_VERBS:
             return MessageForm.OTHER  # "who invented scrum?"
     joined = _ASIDE.sub("", " ".join(folded))
+    asks_who = _asks_who(text, folded)
     if _MADE_BY_NAME.search(joined) or _MADE_TOOL.search(joined):
         return MessageForm.OTHER  # "who created terraform": the world's tools, not our work
-    if "who" not in folded and _THANKS.search(joined):
+    if not asks_who and _THANKS.search(joined):
         return MessageForm.OTHER
     if _ELSEWHERE.search(joined) or any(word in WORLD_WORDS for word in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
     if any(word in GENERIC_WORDS for word in folded):
         return MessageForm.OTHER  # "what does a scrum master earn": the role in general
-    if "who" not in folded and any(word in KNOWLEDGE_WORDS for word in folded):
+    if not asks_who and any(word in KNOWLEDGE_WORDS for word in folded):
         return MessageForm.OTHER  # "can someone explain drift vs concept drift"
     if _FICTION.search(joined):
         return MessageForm.OTHER
-    if "who" not in folded and _HOW_MUCH.match(joined):
+    if not asks_who and _HOW_MUCH.match(joined):
         return MessageForm.OTHER  # cues do not make these who-questions: "how much do we need…"
-    if "who" not in folded and _NOTICE.search(joined):
+    if not asks_who and _NOTICE.search(joined):
         return MessageForm.OTHER  # "our data scientist is off next week fyi": news, not a question
     if _ABOUT_THE_ROLE.match(joined):
         # "what do you call someone who…": its cues do not make it a who-question.
         return MessageForm.OTHER
-    if folded and folded[0] in INSTRUCTIONS and "who" not in folded:
+    if folded and folded[0] in INSTRUCTIONS and not asks_who:
         return MessageForm.OTHER  # "ping the devops engineer that staging is down": an errand
     yes_no = bool(_YES_NO.match(joined)) and not _YES_NO_EXCEPT.match(joined)
     if any(_is_cue(folded, i, yes_no) for i in range(len(folded))):
