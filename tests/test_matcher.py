@@ -139,6 +139,9 @@ def test_role_resolver_fuzzy_and_ambiguous() -> None:
         "write a limerick about a devops engineer who hates yaml",
         "pretend you're our scrum master and run the retro",
         "hypothetically, with no data engineer, who would build the pipelines?",
+        "who approves my annual leave next month",
+        "who do I give my doctor's note to?",
+        "who schedules the fire drill",
     ],
 )
 def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
@@ -168,6 +171,8 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         ("who tests the scoring endpoint before release?", "Tester"),
         ("the nightly job is failing at ingestion, who can help?", "Data Engineer"),
         ("marketing keeps interrupting the developers, who shields the team?", "Scrum Master"),
+        ("who does SIT for the scoring service?", "Tester"),
+        ("who is the DS on the pricing model?", "Data Scientist"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(

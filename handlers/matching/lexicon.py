@@ -92,7 +92,7 @@ EXPANSIONS: dict[str, str] = {
     "hyperparams": "hyperparameters",
     "exp": "experiment",
     "exps": "experiments",
-    "ds": "data science",
+    "ds": "data scientist",
     "de": "data engineering",
     "sre": "site reliability engineer",
     "sa": "solution architect",
@@ -349,6 +349,39 @@ WORLD_WORDS: frozenset[str] = _words(
     sitcom novel novels fiction fictional character characters actor actress country countries
     nation national government world awards
     """
+)
+
+# Workplace matters outside project work: pay, leave, HR and the building ("who do I send my sick
+# note to", "who schedules the fire drill"). They share words with the catalogue (schedule, review,
+# contract, report) but no project role handles them. Not "cleaning" (data), "party" (third-party
+# libraries), "raise" (a quota) or "leave" alone ("scrum master while priya's on leave").
+WORKPLACE_WORDS: frozenset[str] = _words(
+    """
+    payroll payslip payslips pension pensions reimbursement reimbursed receipt receipts expense
+    expenses hotel flight flights taxi visa visas relocation maternity paternity sick illness
+    doctor dentist grievance grievances whistleblowing whistleblower harassment disciplinary
+    appraisal appraisals promotion bonus overtime timesheet timesheets payday commute mileage
+    allowance insurance childcare nursery badge badges lanyard parking desk desks chair chairs
+    locker lockers kitchen fridge coffee canteen lunch cleaner cleaners heating aircon toilet
+    toilets stationery gym wellbeing vacation pto
+    """
+)
+WORKPLACE_PHRASES: tuple[str, ...] = (
+    "performance review",
+    "employment contract",
+    "my contract",
+    "fire drill",
+    "first aid",
+    "annual leave",
+    "sick leave",
+    "parental leave",
+    "my leave",
+    "leave request",
+    "pay rise",
+    "pay raise",
+    "christmas party",
+    "summer party",
+    "meeting room",
 )
 
 # Words that ask about a role in general, not who holds it here ("what skills does a solution

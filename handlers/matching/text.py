@@ -23,6 +23,8 @@ from handlers.matching.lexicon import (
     SPELLINGS,
     STATEMENT_WORDS,
     STOP_WORDS,
+    WORKPLACE_PHRASES,
+    WORKPLACE_WORDS,
     WORLD_WORDS,
     YES_NO_EXCEPTIONS,
     YES_NO_OPENINGS,
@@ -44,6 +46,9 @@ _ENVIRONMENT_LIST = re.compile(
     r"\b(?:dev|development)(?:\s*(?:/|,|and|&|->|to|then)\s*(?:test|uat|qa|staging|stage|preprod|"
     r"sit)){0,3}\s*(?:/|,|and|&|->|to|then|or)\s*(?:prod|production)\b"
 )
+# Abbreviations that are everyday words in lower case ("where do I sit").
+_CAPITAL_ABBREVIATIONS = {"SIT": "system integration testing"}
+_CAPITAL_ABBREVIATION = re.compile(r"\b(" + "|".join(_CAPITAL_ABBREVIATIONS) + r")\b")
 # When something happens is not what it is: "who tests the endpoint before release" asks about
 # testing, not releasing.
 _BEFORE_RELEASE = re.compile(
@@ -55,6 +60,7 @@ _BEFORE_RELEASE = re.compile(
 def fold(text: str) -> str:
     """Lower-case, strip accents and compatibility forms, apply the phrase rewrites."""
     text = unicodedata.normalize("NFKD", text)
+    text = _CAPITAL_ABBREVIATION.sub(lambda m: _CAPITAL_ABBREVIATIONS[m.group(1)], text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = _APOSTROPHE.sub("", text)
     text = _PHRASE.sub(lambda m: PHRASES[m.group(1)], text)
@@ -162,6 +168,7 @@ _FICTION = re.compile(
 )
 # What a role's holder is like, not who it is ("what football team does the devops engineer support").
 _ABOUT_THE_HOLDER = re.compile(r"^what (?:[a-z]+ ){1,2}(?:does|do|did) (?:the|our|your|a|an)\b")
+_WORKPLACE = re.compile(r"\b(?:" + "|".join(WORKPLACE_PHRASES) + r")\b")
 _NOTICE = re.compile(r"\b(?:fyi|heads up|psa|just so you know)\b")
 # Openings that ask about a role itself, whatever else the message says.
 _ABOUT_THE_ROLE = re.compile(
@@ -204,6 +211,10 @@ def message_form(text: str) -> MessageForm:
         return MessageForm.OTHER
     if _ELSEWHERE.search(joined) or any(word in WORLD_WORDS for word in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
+    if any(word in WORKPLACE_WORDS for word in folded) or _WORKPLACE.search(joined):
+        return (
+            MessageForm.OTHER
+        )  # "who do I send my sick note to": HR or the building, not the project
     if any(word in GENERIC_WORDS for word in folded):
         return MessageForm.OTHER  # "what does a scrum master earn": the role in general
     if not asks_who and any(word in KNOWLEDGE_WORDS for word in folded):
