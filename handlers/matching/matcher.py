@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
+from spellchecker import SpellChecker
 
 from handlers.matching.lexicon import (
     EXPANSIONS,
@@ -107,6 +108,29 @@ class Thresholds:
 
 
 MIN_TYPO_LENGTH = 4
+# A word seen this often in pyspellchecker's English frequency list is a word, not a typo: "send" is
+# not "spend", nor "draft" "drift", nor "unlock" "unblock". Only a stop word or another form of the
+# same word ("accurate" is "accuracy") corrects it. The list's typos ("manger", "teem") are rarer.
+COMMON_WORD_COUNT = 1000
+# Another form of the same word shares this much of its beginning: max(4, length - 2).
+SAME_WORD_PREFIX = 4
+
+
+@lru_cache(maxsize=1)
+def common_english_words() -> frozenset[str]:
+    """About 19,000 words; reading the list takes ~0.5 s and ~30 MB once, the set keeps ~3 MB."""
+    counts = SpellChecker(language="en", distance=1).word_frequency.dictionary
+    return frozenset(word for word, count in counts.items() if count >= COMMON_WORD_COUNT)
+
+
+def _same_word(word: str, other: str) -> bool:
+    shared = next(
+        (i for i, (a, b) in enumerate(zip(word, other, strict=False)) if a != b),
+        min(len(word), len(other)),
+    )
+    return shared >= max(SAME_WORD_PREFIX, len(word) - 2)
+
+
 # Prepositions that place a role: "the PO of X", "the SM for X", "the lead at X", "the dev behind X".
 _POSSESSIVE = re.compile(r"\b([a-z0-9]+)['’]s\b")
 _PLACE_QUALIFIER = re.compile(
@@ -191,6 +215,7 @@ class Matcher:
             if len(word) >= MIN_TYPO_LENGTH - 1:
                 self._pools[(word[0], len(word))].append(word)
         self._correct = lru_cache(maxsize=16384)(self._correct_uncached)
+        common_english_words()  # read once per process, here rather than on the first question
 
     @property
     def size(self) -> int:
@@ -226,9 +251,18 @@ class Matcher:
                 hit = process.extractOne(word, pool, scorer=OSA.distance, score_cutoff=allowed)
                 if hit is not None:
                     found.append((hit[1], hit[0] in STOP_WORDS, -fuzz.ratio(word, hit[0]), hit[0]))
+        if not found:
+            return word
         # Fewest edits first, then a catalogue word over a stop word ("unti" is "unit", not
         # "until"), then the most similar overall ("testr" is "tester", not "test").
-        return min(found)[-1] if found else word
+        corrected = min(found)[-1]
+        if (
+            corrected not in STOP_WORDS
+            and not _same_word(word, corrected)
+            and word in common_english_words()
+        ):
+            return word
+        return corrected
 
     def rank(self, stems: Sequence[str], limit: int = RANKED) -> list[Candidate]:
         """The best `limit` targets sharing a word with the question, best first.

@@ -182,6 +182,19 @@ _ABOUT_THE_ROLE = re.compile(
 _RELATIVE_WHO = re.compile(r"\b(?:" + "|".join(sorted(PERSON_NOUNS)) + r") who\b")
 
 
+# A sentence ends at . ! or ? before a space; an ellipsis ("as a … I want...") does not end one.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\.\.\.)(?<!…)\s+")
+
+
+def _asked(text: str) -> str:
+    """The sentences that ask, when some end in a question mark: those, and a last one left open."""
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    asked = [s for s in sentences if s.endswith("?")]
+    if asked and not sentences[-1].endswith((".", "!", "?")):
+        asked.append(sentences[-1])
+    return " ".join(asked) if asked and len(asked) < len(sentences) else text
+
+
 def _asks_who(text: str, folded: list[str]) -> bool:
     return folded.count("who") > len(_RELATIVE_WHO.findall(text.lower()))
 
@@ -194,11 +207,18 @@ def _is_cue(folded: list[str], i: int, yes_no: bool) -> bool:
     # "owner" in "product owner" names a role; "their own tests" does not ask who owns them.
     if (word == "owner" and before == "product") or (word == "own" and before in _POSSESSIVES):
         return False
-    # "do we even need a scrum master", "do product owners need to code": whether, not who.
-    return not (yes_no and word in _WHETHER_WORDS)
+    # "do we even need a scrum master", "do product owners need to code", "why do we need a
+    # feature store": whether, not who.
+    return not (word in _WHETHER_WORDS and (yes_no or before == "even" or folded[0] == "why"))
 
 
 def message_form(text: str) -> MessageForm:
+    # The sentences that ask are what the message asks; the rest is context ("I know you tell me
+    # who owns pipelines, but what's your favourite colour?").
+    return _form(_asked(text))
+
+
+def _form(text: str) -> MessageForm:
     folded = _WORD.findall(fold(text))
     for i, word in enumerate(folded[:-1]):
         if word == "who" and folded[i + 1] in NON_OWNERSHIP_VERBS:
