@@ -192,6 +192,8 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         ("who is the DS on the pricing model?", "Data Scientist"),
         ("the nightly load failed again. who owns the ingestion pipelines", "Data Engineer"),
         ("who writes the 'as a ... I want...' stories?", "Product Owner / Business Analyst"),
+        ("who's the tester for the invoice matching service?", "Tester"),
+        ("who is the PM on the demand forecasting rollout", "Project Manager"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(

@@ -101,8 +101,8 @@ class Thresholds:
     unknown_weight: float = 0.75
     # A phrase counts towards explaining the question once this much of it is present.
     partial_phrase: float = 0.5
-    answer: float = 0.53
-    margin: float = 0.0
+    answer: float = 0.56
+    margin: float = 0.06
     clarify: float = 0.15
     max_choices: int = 3
 
@@ -141,6 +141,8 @@ _PLACE_QUALIFIER = re.compile(
     re.IGNORECASE,
 )
 _QUALIFIER = re.compile(r"\b(?:of|for|at|in|behind)\s+", re.IGNORECASE)
+_FOR_QUALIFIER = re.compile(r"\b(?:for|on)\s+", re.IGNORECASE)
+_ASKS_WHO = re.compile(r"\b(?:who|whos|which)\b", re.IGNORECASE)
 # Where a role's place is named, up to the end of its clause ("on the james webb telescope, and…").
 _PLACE = re.compile(
     r"\b(?:of|for|at|in|behind|on)\s+(?P<place>.+?)(?=[?.!,;:]|\s(?:and|but|because|since|so|as|"
@@ -315,13 +317,29 @@ class Matcher:
 
     def assess(self, question: str, local_names: frozenset[str] = frozenset()) -> Assessment:
         """Everything about a question that does not depend on the decision thresholds."""
-        ranked = self.rank(self._focus(question))
+        ranked = self._role_without_qualifier(question, self.rank(self._focus(question)))
         elsewhere = bool(
             ranked
             and ranked[0].target.responsibility is None
             and self._placed_elsewhere(question, local_names)
         )
         return Assessment(ranked, message_form(question), elsewhere)
+
+    def _role_without_qualifier(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
+        """A role named outright is scored without its qualifier: in "who is the PM for the demand
+        forecasting rollout" the rollout says where, not what, and should neither dilute the match
+        nor outbid the role. Where that place is unknown, `_placed_elsewhere` still holds the
+        answer back."""
+        # "for" and "on" place work of ours ("the DS for the fraud model"); "of" is as often part
+        # of a role's name ("head of mlops") or another organisation ("the project lead of spark").
+        found = _FOR_QUALIFIER.search(question)
+        # Only where the part before it asks who ("who's our BA for the fraud model"), not "we're
+        # getting two more data engineers for the next phase, who handles allocation?".
+        if not found or not _ASKS_WHO.search(question[: found.start()]):
+            return ranked
+        head = self.rank(self._focus(question[: found.start()]))
+        named = head and head[0].target.responsibility is None
+        return head if named and (not ranked or head[0].score > ranked[0].score) else ranked
 
     def verdict(self, assessment: Assessment, thresholds: Thresholds | None = None) -> Match:
         if assessment.elsewhere:
