@@ -28,16 +28,16 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 QUESTIONS = DATA / "questions.csv"
 EXTRA_TUNING = tuple(sorted(DATA.glob("questions_tune_extra*.csv")))
 
-# Out-of-scope questions the tuning questions let through (MAX_OOS to explore): those left are role
-# questions about other organisations whose qualifier the catalogue happens to know ("the scrum
-# master for the microsoft teams product group"), which read like questions about our own work.
-# 9 of the 956 is what the rules reach; thresholds that let only 5 through answer 89.5% of plain
-# in-scope questions right instead of 95.7%.
+# Out-of-scope questions the tuning questions let through (MAX_OOS to explore). 9 of the 1,896 is
+# what the rules reach: role questions about other organisations whose qualifier the catalogue
+# happens to know ("the scrum master for the microsoft teams product group", "the program manager for
+# the F-35 program"), a story, a tool's maker and a workplace programme. The cap stayed at 9 as the
+# out-of-scope questions doubled, because the target is none; on the 3,237 questions before the last
+# two sets, a cap of 5 answered 91.9% of plain in-scope questions right instead of 97.0%.
 MAX_OUT_OF_SCOPE_ANSWERED = int(os.environ.get("MAX_OOS", "9"))
-# Precision when answering, at least (MIN_PRECISION to explore). The target is 98%. With ~900
-# tuning questions answered, one standard error of a precision near 98% is about 0.5 points:
-# thresholds that only just reach 98% here fall below it on unseen questions about as often as
-# not, so the floor is one standard error above the target.
+# Precision when answering, at least (MIN_PRECISION to explore). The target is 98%. The floor was
+# set one standard error above it when ~900 tuning questions were answered (0.5 points); with ~1,700
+# now that is 0.35 points, and the floor is kept: unseen sets have come in lower than tuning ones.
 MIN_PRECISION = float(os.environ.get("MIN_PRECISION", "0.985"))
 # Paraphrases answered or offered right, at least (MIN_PARAPHRASES to explore). The target is 70%,
 # which the strictest sets (extra4, extra5: no word shared with a responsibility, its keywords or
