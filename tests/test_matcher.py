@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from spellchecker import SpellChecker
 
 from handlers.matching.evaluation import catalog_from_spec, evaluate, load_questions
-from handlers.matching.matcher import Matcher, Outcome
+from handlers.matching.matcher import COMMON_WORD_COUNT, Matcher, Outcome, common_english_words
 from handlers.matching.registry import catalog_entries
 from handlers.matching.roles import RoleResolver
 from handlers.matching.text import MessageForm, content_words, message_form, words
@@ -35,6 +36,12 @@ def test_normalisation_folds_spelling_abbreviations_and_stop_words() -> None:
     # A list of environments is environments; when something happens is not what it is.
     assert content_words("deploys to dev, test and prod") == ["deploys", "environments"]
     assert content_words("who tests it before release?") == ["tests"]
+
+
+def test_common_words_scanned_from_the_list_are_the_library_s_own() -> None:
+    counts = SpellChecker(language="en", distance=1).word_frequency.dictionary
+    expected = {word for word, count in counts.items() if count >= COMMON_WORD_COUNT}
+    assert common_english_words() == expected
 
 
 def test_common_words_are_not_typos(matcher: Matcher) -> None:
