@@ -201,6 +201,8 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         ("who writes the 'as a ... I want...' stories?", "Product Owner / Business Analyst"),
         ("who's the tester for the invoice matching service?", "Tester"),
         ("who is the PM on the demand forecasting rollout", "Project Manager"),
+        ("which role has ownership of the data quality?", "Data Engineer"),
+        ("who picks the libs/fwks for the churn model", "Project Lead"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(
@@ -224,9 +226,9 @@ def test_accuracy_on_the_frozen_questions_stays_at_the_level_reached(matcher: Ma
     """Levels reached when the thresholds were calibrated on the tuning questions (see README)."""
     report = evaluate(matcher, load_questions(DATA / "questions.csv", split="frozen"))
     assert report.in_scope >= 170 and report.out_of_scope >= 40
-    assert report.top1_without_paraphrases >= 0.955  # 128 of 134
-    assert report.top1 >= 0.84
-    assert report.precision >= 0.986  # 148 of 150
+    assert report.top1_without_paraphrases >= 0.962  # 129 of 134
+    assert report.top1 >= 0.846
+    assert report.precision >= 0.986  # 149 of 151
     assert report.paraphrase_rate >= 0.857
     assert report.out_of_scope_answered == 0
 
@@ -234,12 +236,12 @@ def test_accuracy_on_the_frozen_questions_stays_at_the_level_reached(matcher: Ma
 def test_accuracy_on_the_second_frozen_set_stays_at_the_level_first_measured(
     matcher: Matcher,
 ) -> None:
-    """The blind second set, as first measured: below the plain top-1 and precision targets (see
-    README); a floor against regressions, not a claim."""
+    """The blind second set: below the plain top-1 and precision targets (see README); a floor
+    against regressions, not a claim."""
     report = evaluate(matcher, load_questions(DATA / "questions_frozen2.csv", split="frozen"))
     assert report.in_scope >= 220 and report.out_of_scope >= 70
-    assert report.top1_without_paraphrases >= 0.862  # 151 of 175
-    assert report.precision >= 0.972  # 175 of 180
+    assert report.top1_without_paraphrases >= 0.88  # 154 of 175
+    assert report.precision >= 0.972  # 178 of 183
     assert report.paraphrase_rate >= 0.818
     assert report.out_of_scope_answered == 0
 

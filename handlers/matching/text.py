@@ -129,6 +129,8 @@ _ASKS = re.compile(
     r"^(?:which|whichever|is there|are there|do we have|do we got|have we got|got an?|any|anyone|"
     r"anybody|someone|somebody)\b"
 )
+# Asking which role or person, whatever the verb ("which role has ownership of the mlops process").
+_WHICH_ROLE = re.compile(r"^(?:which|what) (?:role|roles|person|people|team member|one of you)\b")
 # Cues that do not ask who in a yes/no question ("do we even need a scrum master", "do we need an
 # architect on a 5 person project").
 _WHETHER_WORDS = frozenset({"need", "needs", "needed", "person", "people"})
@@ -251,7 +253,7 @@ def _form(text: str) -> MessageForm:
     if folded and folded[0] in INSTRUCTIONS and not asks_who:
         return MessageForm.OTHER  # "ping the devops engineer that staging is down": an errand
     yes_no = bool(_YES_NO.match(joined)) and not _YES_NO_EXCEPT.match(joined)
-    if any(_is_cue(folded, i, yes_no) for i in range(len(folded))):
+    if _WHICH_ROLE.match(joined) or any(_is_cue(folded, i, yes_no) for i in range(len(folded))):
         return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
     if _OPENING.match(joined) or yes_no or _ABOUT_THE_HOLDER.match(joined):
         return MessageForm.OTHER
