@@ -159,7 +159,7 @@ _PLACE_QUALIFIER = re.compile(
 )
 _QUALIFIER = re.compile(r"\b(?:of|for|at|in|behind)\s+", re.IGNORECASE)
 _FOR_QUALIFIER = re.compile(r"\b(?:for|on)\s+", re.IGNORECASE)
-_ASKS_WHO = re.compile(r"\b(?:who|whos|which)\b", re.IGNORECASE)
+_WHO_OR_WHICH = re.compile(r"\b(?:who|whos|which)\b", re.IGNORECASE)
 # Where a role's place is named, up to the end of its clause ("on the james webb telescope, and…").
 _PLACE = re.compile(
     r"\b(?:of|for|at|in|behind|on)\s+(?P<place>.+?)(?=[?.!,;:]|\s(?:and|but|because|since|so|as|"
@@ -352,7 +352,7 @@ class Matcher:
         found = _FOR_QUALIFIER.search(question)
         # Only where the part before it asks who ("who's our BA for the fraud model"), not "we're
         # getting two more data engineers for the next phase, who handles allocation?".
-        if not found or not _ASKS_WHO.search(question[: found.start()]):
+        if not found or not _WHO_OR_WHICH.search(question[: found.start()]):
             return ranked
         head = self.rank(self._focus(question[: found.start()]))
         named = head and head[0].target.responsibility is None

@@ -234,9 +234,8 @@ def _form(text: str) -> MessageForm:
     if _ELSEWHERE.search(joined) or any(word in WORLD_WORDS for word in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
     if any(word in WORKPLACE_WORDS for word in folded) or _WORKPLACE.search(joined):
-        return (
-            MessageForm.OTHER
-        )  # "who do I send my sick note to": HR or the building, not the project
+        # "who do I send my sick note to": HR or the building, not the project.
+        return MessageForm.OTHER
     if any(word in GENERIC_WORDS for word in folded):
         return MessageForm.OTHER  # "what does a scrum master earn": the role in general
     if not asks_who and any(word in KNOWLEDGE_WORDS for word in folded):
