@@ -15,7 +15,7 @@ import gzip
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
@@ -124,20 +124,22 @@ _WORD_COUNT = re.compile(r'"([^"\\]+)": (\d+)')
 
 @lru_cache(maxsize=1)
 def common_english_words() -> frozenset[str]:
-    """About 19,000 words, read once per process. The list is scanned rather than loaded as a
-    dictionary of 160,000 entries, which would add ~35 MB to the server's peak memory."""
+    """About 19,000 words, read once per process."""
+    return frozenset(word for word, count in _english_word_counts() if count >= COMMON_WORD_COUNT)
+
+
+def _english_word_counts() -> Iterator[tuple[str, int]]:
+    """pyspellchecker's English list, scanned rather than loaded as a dictionary of 160,000
+    entries, which would add ~35 MB to the server's peak memory."""
     resource = files("spellchecker") / "resources" / "en.json.gz"
     try:
         with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
             listing = text.read()
     except OSError:  # a packaging that moved the file: the library's own reader
-        counts = SpellChecker(language="en", distance=1).word_frequency.dictionary
-        return frozenset(word for word, count in counts.items() if count >= COMMON_WORD_COUNT)
-    return frozenset(
-        found.group(1)
-        for found in _WORD_COUNT.finditer(listing)
-        if int(found.group(2)) >= COMMON_WORD_COUNT
-    )
+        yield from SpellChecker(language="en", distance=1).word_frequency.dictionary.items()
+        return
+    for found in _WORD_COUNT.finditer(listing):
+        yield found.group(1), int(found.group(2))
 
 
 def _same_word(word: str, other: str) -> bool:
