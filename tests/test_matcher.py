@@ -233,7 +233,7 @@ def test_accuracy_on_the_frozen_questions_stays_at_the_level_reached(matcher: Ma
     assert report.out_of_scope_answered == 0
 
 
-def test_accuracy_on_the_second_frozen_set_stays_at_the_level_first_measured(
+def test_accuracy_on_the_second_frozen_set_stays_at_the_level_measured(
     matcher: Matcher,
 ) -> None:
     """The blind second set: below the plain top-1 and precision targets (see README); a floor
