@@ -19,10 +19,12 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from handlers.matching.evaluation import Question, catalog_from_spec, load_questions, score
+from handlers.matching.evaluation import catalog_from_spec, score
+from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import Candidate, Match, Matcher, Outcome, common_english_words
 from handlers.matching.registry import catalog_entries
 from seed.catalogue import CatalogueSpec, ResponsibilitySpec, RoleSpec, default_catalogue
+from seed.examples import Question, load_questions
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 QUESTIONS = DATA / "questions.csv"
@@ -148,7 +150,7 @@ def main() -> None:
     common_english_words()
     print(f"common English words read once per process in {time.perf_counter() - started:.2f} s")
     started = time.perf_counter()
-    matcher = Matcher(catalog_entries(catalog_from_spec(spec)))
+    matcher = Matcher(catalog_entries(catalog_from_spec(spec)), examples=shipped_model())
     print(f"default catalogue: index built in {(time.perf_counter() - started) * 1000:.1f} ms")
     report_quality(f"our matcher, frozen questions ({len(frozen)})", frozen, matcher.match)
     report_quality("baseline: rapidfuzz WRatio over whole questions", frozen, wratio_baseline(spec))
@@ -160,7 +162,7 @@ def main() -> None:
 
     big_spec = generated_catalogue(GENERATED_RESPONSIBILITIES)
     started = time.perf_counter()
-    big = Matcher(catalog_entries(catalog_from_spec(big_spec)))
+    big = Matcher(catalog_entries(catalog_from_spec(big_spec)), examples=shipped_model())
     built = time.perf_counter() - started
     size = sum(len(r.responsibilities) for r in big_spec.roles)
     print(

@@ -7,19 +7,23 @@ from pathlib import Path
 import pytest
 from spellchecker import SpellChecker
 
-from handlers.matching.evaluation import catalog_from_spec, evaluate, load_questions
+from handlers.matching.evaluation import catalog_from_spec, evaluate
+from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import COMMON_WORD_COUNT, Matcher, Outcome, common_english_words
 from handlers.matching.registry import catalog_entries
 from handlers.matching.roles import RoleResolver
 from handlers.matching.text import MessageForm, content_words, message_form, words
 from seed.catalogue import default_catalogue
+from seed.examples import load_questions
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
-    return Matcher(catalog_entries(catalog_from_spec(default_catalogue())))
+    return Matcher(
+        catalog_entries(catalog_from_spec(default_catalogue())), examples=shipped_model()
+    )
 
 
 def test_normalisation_folds_spelling_abbreviations_and_stop_words() -> None:
@@ -261,7 +265,9 @@ def test_question_set_shape() -> None:
 def test_ten_thousand_responsibilities_still_answer(matcher: Matcher) -> None:
     from benchmarks.matching import generated_catalogue
 
-    big = Matcher(catalog_entries(catalog_from_spec(generated_catalogue(10_000))))
+    big = Matcher(
+        catalog_entries(catalog_from_spec(generated_catalogue(10_000))), examples=shipped_model()
+    )
     assert big.size > 10_000
     result = big.match("who handles data drift?")
     assert result.outcome == Outcome.ANSWER

@@ -41,6 +41,7 @@ from bot.teams.adapter import normalise as teams_normalise
 from handlers.dispatch import Dispatcher
 from handlers.intents import build_router
 from handlers.matching.evaluation import catalog_from_spec
+from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import Matcher, Outcome
 from handlers.matching.registry import MatcherRegistry, catalog_entries
 from handlers.message import Reply
@@ -982,7 +983,7 @@ def test_team_file_round_trips_through_csv(team: TeamFile) -> None:
 # --------------------------------------------------------------------------------------------
 # 3. The matcher
 
-MATCHER = Matcher(catalog_entries(catalog_from_spec(DEFAULT)))
+MATCHER = Matcher(catalog_entries(catalog_from_spec(DEFAULT)), examples=shipped_model())
 CATALOGUE_WORDS = sorted(
     {
         word

@@ -1,4 +1,4 @@
-"""Measuring the matcher on a labelled question set (tests/data/questions.csv).
+"""Measuring the matcher on a labelled question set (seed/examples.py says the format).
 
 Shared by the accuracy tests, `benchmarks/matching.py` and `benchmarks/calibrate.py`, so all three
 count the same way.
@@ -6,44 +6,16 @@ count the same way.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from handlers.matching.matcher import Candidate, Match, Matcher, Outcome
 from seed.catalogue import CatalogueSpec
+from seed.examples import Question
 from store.records import Catalog, ResponsibilityRecord, RoleRecord
 
 PARAPHRASE = "paraphrase"
 OUT_OF_SCOPE = "out_of_scope"
-
-
-@dataclass(frozen=True)
-class Question:
-    text: str
-    expected: frozenset[str]
-    category: str
-    split: str
-
-    @property
-    def in_scope(self) -> bool:
-        return bool(self.expected)
-
-
-def load_questions(path: Path, split: str | None = None) -> list[Question]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    questions = [
-        Question(
-            text=row["question"],
-            expected=frozenset(r for r in row["expected_role"].split("|") if r),
-            category=row["category"],
-            split=row["split"],
-        )
-        for row in rows
-    ]
-    return [q for q in questions if split is None or q.split == split]
 
 
 def catalog_from_spec(spec: CatalogueSpec, workspace_id: int = 0) -> Catalog:

@@ -26,6 +26,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 from spellchecker import SpellChecker
 
+from handlers.matching.examples import ExampleModel
 from handlers.matching.lexicon import (
     EXPANSIONS,
     ML_WORK_WORDS,
@@ -82,6 +83,7 @@ class Assessment:
     ranked: list[Candidate]
     form: MessageForm
     elsewhere: bool
+    question: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,11 @@ class Thresholds:
     margin: float = 0.06
     clarify: float = 0.15
     max_choices: int = 3
+    # A clarification is answered with one of its choices when the example questions give that
+    # role at least `settle` probability and the best choice scores at least `settle_floor`;
+    # chosen by leave-one-set-out runs of benchmarks/examples_cv.py.
+    settle: float = 0.9
+    settle_floor: float = 0.3
 
 
 MIN_TYPO_LENGTH = 4
@@ -191,9 +198,15 @@ TIE = 0.005
 
 class Matcher:
     def __init__(
-        self, entries: Iterable[CatalogEntry], thresholds: Thresholds | None = None
+        self,
+        entries: Iterable[CatalogEntry],
+        thresholds: Thresholds | None = None,
+        examples: ExampleModel | None = None,
     ) -> None:
+        """`examples`: what people asking a certain way meant, to settle close calls; without
+        it, a close call is always a clarification."""
         self.thresholds = thresholds or Thresholds()
+        self._examples = examples
         self.targets: list[Target] = []
         phrase_stems: list[tuple[int, tuple[str, ...]]] = []
         role_stems: set[str] = set()
@@ -342,7 +355,7 @@ class Matcher:
             and ranked[0].target.responsibility is None
             and self._placed_elsewhere(question, local_names)
         )
-        return Assessment(ranked, message_form(question), elsewhere)
+        return Assessment(ranked, message_form(question), elsewhere, question)
 
     def _role_without_qualifier(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """A role named outright is scored without its qualifier: in "who is the PM for the demand
@@ -366,7 +379,27 @@ class Matcher:
             # named outright, but placed somewhere this catalogue knows nothing of.
             match = self.decide(assessment.ranked, thresholds, form=MessageForm.OTHER)
             return replace(match, elsewhere=match.outcome != Outcome.UNKNOWN)
-        return self.decide(assessment.ranked, thresholds, form=assessment.form)
+        match = self.decide(assessment.ranked, thresholds, form=assessment.form)
+        if match.outcome == Outcome.CLARIFY:
+            return self._settle(match, assessment, thresholds or self.thresholds)
+        return match
+
+    def _settle(self, match: Match, assessment: Assessment, limits: Thresholds) -> Match:
+        """A clarification answered with the choice the example questions make near-certain.
+
+        Only among roles already offered, and only where the message may be answered at all, so a
+        statement or an off-topic question never becomes an answer this way."""
+        best = match.best
+        if self._examples is None or best is None or best.score < limits.settle_floor:
+            return match
+        guess = self._examples.guess(self.analyse(assessment.question))
+        if guess is None or guess.probability < limits.settle:
+            return match
+        chosen = next((c for c in match.candidates if c.target.role.casefold() == guess.role), None)
+        if chosen is None:
+            return match
+        settled = Match(Outcome.ANSWER, (chosen, *(c for c in match.candidates if c is not chosen)))
+        return settled if _may_answer(assessment.form, settled) else match
 
     def _focus(self, question: str) -> list[str]:
         """The question's stems without a qualifier naming a project or team of ours ("the devops

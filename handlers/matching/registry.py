@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import CatalogEntry, Matcher, Target, Thresholds
 from handlers.matching.roles import RoleResolver
 from store import catalog as catalog_queries
@@ -30,7 +31,7 @@ class WorkspaceIndex:
 
     def __init__(self, catalog: Catalog, thresholds: Thresholds | None = None) -> None:
         self.catalog = catalog
-        self.matcher = Matcher(catalog_entries(catalog), thresholds)
+        self.matcher = Matcher(catalog_entries(catalog), thresholds, shipped_model())
         self.roles = RoleResolver(catalog.roles)
 
     @property
