@@ -12,7 +12,7 @@ from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import COMMON_WORD_COUNT, Matcher, Outcome, common_english_words
 from handlers.matching.registry import catalog_entries
 from handlers.matching.roles import RoleResolver
-from handlers.matching.text import MessageForm, content_words, message_form, words
+from handlers.matching.text import MessageForm, content_words, message_form, stem, words
 from seed.catalogue import default_catalogue
 from seed.examples import load_questions
 
@@ -170,6 +170,10 @@ def test_role_resolver_fuzzy_and_ambiguous() -> None:
         "what is a model registry and do we even need one?",
         "you know who handles the terraform. what's your favourite colour?",
         "I know you tell people who owns drift. Do you ever sleep?",
+        "who is the product manager for chatgpt",
+        "who is the product owner for the Microsoft Teams app?",
+        "who's the programme manager for HS2",
+        "who is the product owner of Netflix?",
     ],
 )
 def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
@@ -207,6 +211,13 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         ("who is the PM on the demand forecasting rollout", "Project Manager"),
         ("which role has ownership of the data quality?", "Data Engineer"),
         ("who picks the libs/fwks for the churn model", "Project Lead"),
+        # A capitalised code name after "for" is a project of ours.
+        ("who is the PM for Orion?", "Project Manager"),
+        ("need to find the project lead for Phoenix - anyone?", "Project Lead"),
+        ("who's the team lead for Atlas these days?", "Team Lead"),
+        ("do we even have a solution architect on this programme??", "Solution Architect"),
+        ("who's the MLOps person for the recommender project", "MLOps Engineer"),
+        ("who builds the PBI dashboards for model outputs?", "Data Analyst"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(
@@ -272,3 +283,27 @@ def test_ten_thousand_responsibilities_still_answer(matcher: Matcher) -> None:
     result = big.match("who handles data drift?")
     assert result.outcome == Outcome.ANSWER
     assert result.best is not None and result.best.target.role == "Data Scientist"
+
+
+def test_no_keyword_of_one_role_is_just_another_role_s_name() -> None:
+    """A keyword that reduces to another role's name ("how we do mlops" is "mlops") would tie
+    every question naming that role with the keyword's role."""
+    entries = catalog_entries(catalog_from_spec(default_catalogue()))
+
+    def stems(phrase: str) -> frozenset[str]:
+        return frozenset(stem(w) for w in content_words(phrase))
+
+    names = {
+        stems(phrase): entry.target.role
+        for entry in entries
+        if entry.target.responsibility is None
+        for phrase in entry.phrases
+    }
+    clashes = [
+        (entry.target.role, phrase, names[stems(phrase)])
+        for entry in entries
+        if entry.target.responsibility is not None
+        for phrase in entry.phrases
+        if names.get(stems(phrase), entry.target.role) != entry.target.role
+    ]
+    assert not clashes

@@ -72,6 +72,7 @@ EXPANSIONS: dict[str, str] = {
     "mgmt": "management",
     "dq": "data quality",
     "eda": "exploratory data analysis",
+    "pbi": "powerbi",
     "viz": "visualization",
     "dataviz": "data visualization",
     "vis": "visualization",
@@ -342,7 +343,18 @@ YES_NO_OPENINGS: tuple[str, ...] = (
     "have",
     "am",
 )
-YES_NO_EXCEPTIONS: tuple[str, ...] = ("there", "we have", "we got", "you have", "anyone", "someone")
+YES_NO_EXCEPTIONS: tuple[str, ...] = (
+    "there",
+    "we have",
+    "we even have",
+    "we actually have",
+    "we still have",
+    "we already have",
+    "we got",
+    "you have",
+    "anyone",
+    "someone",
+)
 
 # Words asking for knowledge rather than a person ("can someone explain drift vs concept drift").
 KNOWLEDGE_WORDS: frozenset[str] = _words(

@@ -166,7 +166,7 @@ _PLACE_QUALIFIER = re.compile(
     r"(?=\s*(?:[?.!,]|$|now\b|this\b|these\b|next\b|right\b|atm\b|pls\b|please\b))",
     re.IGNORECASE,
 )
-_QUALIFIER = re.compile(r"\b(?:of|for|at|in|behind)\s+", re.IGNORECASE)
+_QUALIFIER = re.compile(r"\b(of|for|at|in|behind)\s+", re.IGNORECASE)
 _FOR_QUALIFIER = re.compile(r"\b(?:for|on)\s+", re.IGNORECASE)
 _WHO_OR_WHICH = re.compile(r"\b(?:who|whos|which)\b", re.IGNORECASE)
 # Where a role's place is named, up to the end of its clause ("on the james webb telescope, and…").
@@ -183,12 +183,27 @@ PLACE_NAME_WORDS = 4
 _CAPITALISED = re.compile(r"\b([A-Z][A-Za-z0-9]+|[a-z]+[A-Z][A-Za-z0-9]*)\b")
 
 
-def _first_qualifier(question: str) -> str | None:
-    """What follows the first qualifying preposition that does not open the message."""
+# A project's code name: one capitalised word after "for", and nothing more in its clause than
+# time words ("who is the PM for Orion these days?"). Other organisations come with more ("for the
+# Microsoft Teams app"), in lower case ("for chatgpt"), in capitals ("for HS2") or after "of"/"at".
+_CODE_NAME = re.compile(r"(?:(?:project|team)\s+)?[A-Z][a-z]{2,}\b(?P<rest>[^?.!,;:]*)")
+
+
+def _first_qualifier(question: str) -> tuple[str, str] | None:
+    """The first qualifying preposition that does not open the message, and what follows it."""
     for found in _QUALIFIER.finditer(question):
         if question[: found.start()].strip():
-            return question[found.end() :]
+            return found.group(1).lower(), question[found.end() :]
     return None
+
+
+def _code_name(preposition: str, qualifier: str) -> bool:
+    found = _CODE_NAME.match(qualifier)
+    return (
+        preposition == "for"
+        and found is not None
+        and all(w in STOP_WORDS or w in TIME_WORDS for w in words(found.group("rest")))
+    )
 
 
 # Enough ranked targets to find the best few distinct roles among them.
@@ -436,9 +451,10 @@ class Matcher:
             self._places_role_elsewhere(question, p, local_names) for p in _PLACE.finditer(question)
         ):
             return True
-        qualifier = _first_qualifier(question)
-        if qualifier is None:
+        first = _first_qualifier(question)
+        if first is None or _code_name(*first):
             return False
+        qualifier = first[1]
         # A proper name in the qualifier ("the scrum master of the Netflix platform team").
         if any(self._foreign(n.lower(), local_names) for n in _CAPITALISED.findall(qualifier)):
             return True

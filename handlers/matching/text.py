@@ -126,7 +126,8 @@ _ELSEWHERE = re.compile(
 MAX_TOPIC_WORDS = 3
 # How a question without a who or a question mark still asks ("which of you is the architect").
 _ASKS = re.compile(
-    r"^(?:which|whichever|is there|are there|do we have|do we got|have we got|got an?|any|anyone|"
+    r"^(?:which|whichever|is there|are there|do we (?:even |actually |still |already )?have|do we got|"
+    r"have we got|got an?|any|anyone|"
     r"anybody|someone|somebody)\b"
 )
 # Asking which role or person, whatever the verb ("which role has ownership of the mlops process").
