@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from handlers.dispatch import Dispatcher
+from handlers.matching.examples import shipped_model
 from handlers.matching.registry import MatcherRegistry
 from handlers.turn import Services
 from store import migrate
@@ -29,7 +30,9 @@ async def open_core(settings: Settings, *, upgrade: bool = True) -> AsyncIterato
     try:
         if upgrade:
             await migrate.upgrade(db)
-        services = Services(db=db, matchers=MatcherRegistry(db), config=settings.handler_config())
+        # The example model is built here, once, rather than on the first question (0.3 s).
+        matchers = MatcherRegistry(db, examples=shipped_model())
+        services = Services(db=db, matchers=matchers, config=settings.handler_config())
         yield Core(settings, db, services, Dispatcher(services))
     finally:
         await db.dispose()

@@ -18,6 +18,7 @@ from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from handlers.dispatch import Dispatcher
+from handlers.matching.examples import shipped_model
 from handlers.matching.registry import MatcherRegistry
 from handlers.turn import HandlerConfig, Services
 from store import migrate
@@ -83,7 +84,9 @@ def config() -> HandlerConfig:
 
 @pytest.fixture
 def services(database: Database, config: HandlerConfig) -> Services:
-    return Services(db=database, matchers=MatcherRegistry(database), config=config)
+    return Services(
+        db=database, matchers=MatcherRegistry(database, examples=shipped_model()), config=config
+    )
 
 
 @pytest.fixture

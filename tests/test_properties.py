@@ -141,7 +141,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     database = Database(f"sqlite+aiosqlite:///{path}")
     try:
         loop.run_until_complete(migrate.upgrade(database))
-        matchers = MatcherRegistry(database)
+        matchers = MatcherRegistry(database, examples=shipped_model())
         dispatcher = Dispatcher(Services(db=database, matchers=matchers, config=CONFIG))
         store = Store(loop, database, path, directory / "template.db", matchers, dispatcher)
         for text in STORE_SETUP:

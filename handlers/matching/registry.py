@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from handlers.matching.examples import shipped_model
+from handlers.matching.examples import ExampleModel
 from handlers.matching.matcher import CatalogEntry, Matcher, Target, Thresholds
 from handlers.matching.roles import RoleResolver
 from store import catalog as catalog_queries
@@ -29,9 +29,14 @@ def catalog_entries(catalog: Catalog) -> list[CatalogEntry]:
 class WorkspaceIndex:
     """The catalogue of one workspace with its matcher and role resolver, at one catalogue version."""
 
-    def __init__(self, catalog: Catalog, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        thresholds: Thresholds | None = None,
+        examples: ExampleModel | None = None,
+    ) -> None:
         self.catalog = catalog
-        self.matcher = Matcher(catalog_entries(catalog), thresholds, shipped_model())
+        self.matcher = Matcher(catalog_entries(catalog), thresholds, examples)
         self.roles = RoleResolver(catalog.roles)
 
     @property
@@ -43,10 +48,16 @@ class MatcherRegistry:
     """Caches each workspace's index; checks the version in the database at most every `recheck` seconds."""
 
     def __init__(
-        self, db: Database, *, thresholds: Thresholds | None = None, recheck: float = 0.5
+        self,
+        db: Database,
+        *,
+        thresholds: Thresholds | None = None,
+        examples: ExampleModel | None = None,
+        recheck: float = 0.5,
     ) -> None:
         self._db = db
         self._thresholds = thresholds
+        self._examples = examples
         self._recheck = recheck
         self._indexes: dict[int, tuple[WorkspaceIndex, float]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
@@ -70,6 +81,6 @@ class MatcherRegistry:
             if current and current[0] is not (cached[0] if cached else None):
                 return current[0]
             catalog = await catalog_queries.load_catalog(self._db, workspace_id)
-            built = WorkspaceIndex(catalog, self._thresholds)
+            built = WorkspaceIndex(catalog, self._thresholds, self._examples)
             self._indexes[workspace_id] = (built, time.monotonic())
             return built
