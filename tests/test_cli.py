@@ -42,6 +42,17 @@ def test_ask_json_answers_data_drift_with_the_data_scientist() -> None:
 
 
 @pytest.mark.usefixtures("db_url")
+def test_a_close_call_the_example_questions_settle_is_answered() -> None:
+    """The lexical score alone offers choices here; the shipped example questions say which one
+    people asking this way meant (handlers/matching/examples.py)."""
+    code, out = run("ask", "--json", "who moves our code from the sandbox to live?")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["outcome"] == "answer" and answer["role"] == "MLOps Engineer"
+    assert [c["role"] for c in answer["candidates"]][:1] == ["MLOps Engineer"]
+
+
+@pytest.mark.usefixtures("db_url")
 def test_batch_answers_one_json_object_per_line(tmp_path: Path) -> None:
     questions = tmp_path / "q.txt"
     questions.write_text("who handles data drift?\n\ntell me a joke\nwho is the scrum master\n")
