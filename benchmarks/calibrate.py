@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from handlers.matching.evaluation import Report, catalog_from_spec, score
-from handlers.matching.matcher import Assessment, Match, Matcher, Thresholds
+from handlers.matching.evaluation import Report, catalog_from_spec, decided, score
+from handlers.matching.matcher import Matcher, Thresholds
 from handlers.matching.registry import catalog_entries
 from seed.catalogue import default_catalogue
 from seed.examples import example_sets, load_questions
@@ -68,15 +67,6 @@ def objective(report: Report) -> tuple[int, float, float]:
     return (int(feasible), report.top1, report.paraphrase_rate)
 
 
-def _decider(
-    matcher: Matcher, assessed: dict[str, Assessment], limits: Thresholds
-) -> Callable[[str], Match]:
-    def decide(text: str) -> Match:
-        return matcher.verdict(assessed[text], limits)
-
-    return decide
-
-
 def main() -> None:
     questions = load_questions(QUESTIONS, split="tune")
     for extra in example_sets():
@@ -93,7 +83,7 @@ def main() -> None:
             if clarify >= answer:
                 continue
             limits = replace(shape, answer=answer, margin=margin, clarify=clarify)
-            report = score(questions, _decider(matcher, assessed, limits))
+            report = score(questions, decided(matcher, assessed, limits))
             key = objective(report)
             if best is None or key > best[0]:
                 best = (key, limits, report)

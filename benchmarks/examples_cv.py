@@ -11,13 +11,12 @@ seen. The frozen sets are never read here. About 10 s.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from handlers.matching.evaluation import Report, catalog_from_spec, score
+from handlers.matching.evaluation import Report, catalog_from_spec, decided, score
 from handlers.matching.examples import SMOOTHING, ExampleModel
-from handlers.matching.matcher import Assessment, Match, Matcher, Thresholds
+from handlers.matching.matcher import Matcher, Thresholds
 from handlers.matching.registry import catalog_entries
 from seed.catalogue import default_catalogue
 from seed.examples import Question, example_sets, load_questions
@@ -28,43 +27,13 @@ SETTLE_FLOOR = (0.2, 0.3, 0.4)
 SMOOTHINGS = (0.1, SMOOTHING, 1.0)
 
 
-@dataclass
-class Totals:
-    plain: int = 0
-    plain_right: int = 0
-    answered: int = 0
-    right: int = 0
-    paraphrases: int = 0
-    paraphrases_ok: int = 0
-    out_of_scope: int = 0
-    out_of_scope_answered: int = 0
-
-    def add(self, report: Report) -> None:
-        self.plain += report.plain_in_scope
-        self.plain_right += report.plain_right
-        self.answered += report.answered
-        self.right += report.right
-        self.paraphrases += report.paraphrases
-        self.paraphrases_ok += report.paraphrases_ok
-        self.out_of_scope += report.out_of_scope
-        self.out_of_scope_answered += report.out_of_scope_answered
-
-    def line(self) -> str:
-        return (
-            f"plain {self.plain_right / self.plain:6.1%}  "
-            f"precision {self.right / self.answered:6.2%}  "
-            f"paraphrases {self.paraphrases_ok / self.paraphrases:6.1%}  "
-            f"out-of-scope answered {self.out_of_scope_answered}/{self.out_of_scope}"
-        )
-
-
-def _verdicts(
-    matcher: Matcher, assessed: dict[str, Assessment], limits: Thresholds
-) -> Callable[[str], Match]:
-    def verdict(text: str) -> Match:
-        return matcher.verdict(assessed[text], limits)
-
-    return verdict
+def _line(report: Report) -> str:
+    return (
+        f"plain {report.top1_without_paraphrases:6.1%}  "
+        f"precision {report.precision:6.2%}  "
+        f"paraphrases {report.paraphrase_rate:6.1%}  "
+        f"out-of-scope answered {report.out_of_scope_answered}/{report.out_of_scope}"
+    )
 
 
 def _training(
@@ -92,10 +61,10 @@ def main() -> None:
     assessed = {q.text: plain.assess(q.text) for qs in folds.values() for q in qs}
     print(f"{len(folds)} sets, {len(assessed)} questions, each scored by a model that never saw it")
 
-    baseline = Totals()
-    for questions in folds.values():
-        baseline.add(score(questions, _verdicts(plain, assessed, plain.thresholds)))
-    print(f"without the example model         {baseline.line()}")
+    baseline = sum(
+        (score(qs, decided(plain, assessed, plain.thresholds)) for qs in folds.values()), Report()
+    )
+    print(f"without the example model         {_line(baseline)}")
 
     for smoothing in SMOOTHINGS:
         matchers = {
@@ -106,9 +75,13 @@ def main() -> None:
         }
         for settle, floor in itertools.product(SETTLE, SETTLE_FLOOR):
             limits = replace(Thresholds(), settle=settle, settle_floor=floor)
-            totals = Totals()
-            for name, questions in folds.items():
-                totals.add(score(questions, _verdicts(matchers[name], assessed, limits)))
+            totals = sum(
+                (
+                    score(qs, decided(matchers[name], assessed, limits))
+                    for name, qs in folds.items()
+                ),
+                Report(),
+            )
             chosen = (
                 " <- chosen"
                 if (smoothing, settle, floor)
@@ -116,7 +89,7 @@ def main() -> None:
                 else ""
             )
             print(
-                f"smoothing {smoothing:<4} settle {settle:<4} floor {floor:<4} {totals.line()}{chosen}"
+                f"smoothing {smoothing:<4} settle {settle:<4} floor {floor:<4} {_line(totals)}{chosen}"
             )
 
 

@@ -7,9 +7,9 @@ count the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from handlers.matching.matcher import Candidate, Match, Matcher, Outcome
+from handlers.matching.matcher import Assessment, Candidate, Match, Matcher, Outcome, Thresholds
 from seed.catalogue import CatalogueSpec
 from seed.examples import Question
 from store.records import Catalog, ResponsibilityRecord, RoleRecord
@@ -46,6 +46,15 @@ class Report:
     out_of_scope: int = 0
     out_of_scope_answered: int = 0
     misses: list[tuple[str, Question, Match]] = field(default_factory=list)
+
+    def __add__(self, other: Report) -> Report:
+        """Two sets' counts together, as if they were one set."""
+        counts = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name != "misses"
+        }
+        return Report(**counts, misses=[*self.misses, *other.misses])
 
     @property
     def top1(self) -> float:
@@ -117,3 +126,14 @@ def score(questions: Sequence[Question], match: Callable[[str], Match]) -> Repor
 
 def evaluate(matcher: Matcher, questions: Sequence[Question]) -> Report:
     return score(questions, matcher.match)
+
+
+def decided(
+    matcher: Matcher, assessed: dict[str, Assessment], limits: Thresholds
+) -> Callable[[str], Match]:
+    """Questions assessed once, decided at other levels: for sweeping thresholds quickly."""
+
+    def decide(text: str) -> Match:
+        return matcher.verdict(assessed[text], limits)
+
+    return decide
