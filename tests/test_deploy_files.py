@@ -384,7 +384,13 @@ def test_dockerignore_keeps_environments_caches_data_and_tests_out(path: str) ->
 
 
 def test_dockerignore_keeps_the_source_in() -> None:
-    for path in ("pyproject.toml", "README.md", "bot/cli.py", "store/migrations/env.py"):
+    for path in (
+        "pyproject.toml",
+        "README.md",
+        "bot/cli.py",
+        "store/migrations/env.py",
+        "seed/examples/questions_tune_extra14.csv",
+    ):
         assert not dockerignored(path), path
 
 
