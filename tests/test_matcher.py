@@ -218,6 +218,10 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         ("do we even have a solution architect on this programme??", "Solution Architect"),
         ("who's the MLOps person for the recommender project", "MLOps Engineer"),
         ("who builds the PBI dashboards for model outputs?", "Data Analyst"),
+        ("who's the product owner for Churn v2?", "Product Owner / Business Analyst"),
+        # The role asked for, not its alternative.
+        ("do we have a data engineer or do the scientists build the pipelines?", "Data Engineer"),
+        ("is there a tester yet or do the app devs test their own code?", "Tester"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(

@@ -134,6 +134,8 @@ EXPANSIONS: dict[str, str] = {
     "hld": "high level design",
     "lld": "low level design",
     "arch": "architecture",
+    "std": "standard",
+    "stds": "standards",
     "proj": "project",
     "proc": "process",
     "hwo": "who",

@@ -169,6 +169,13 @@ _PLACE_QUALIFIER = re.compile(
 _QUALIFIER = re.compile(r"\b(of|for|at|in|behind)\s+", re.IGNORECASE)
 _FOR_QUALIFIER = re.compile(r"\b(?:for|on)\s+", re.IGNORECASE)
 _WHO_OR_WHICH = re.compile(r"\b(?:who|whos|which)\b", re.IGNORECASE)
+# Whether there is a role, or an alternative: "do we have a DE yet or are the data scientists
+# doing all the plumbing?" asks about the data engineer.
+_EITHER = re.compile(
+    r"\W*(?P<asked>(?:do we (?:even |actually |still |already )?have|is there|are there|"
+    r"have we got)\b.+?)\s+or\b",
+    re.IGNORECASE,
+)
 # Where a role's place is named, up to the end of its clause ("on the james webb telescope, and…").
 _PLACE = re.compile(
     r"\b(?:of|for|at|in|behind|on)\s+(?P<place>.+?)(?=[?.!,;:]|\s(?:and|but|because|since|so|as|"
@@ -183,10 +190,28 @@ PLACE_NAME_WORDS = 4
 _CAPITALISED = re.compile(r"\b([A-Z][A-Za-z0-9]+|[a-z]+[A-Z][A-Za-z0-9]*)\b")
 
 
-# A project's code name: one capitalised word after "for", and nothing more in its clause than
-# time words ("who is the PM for Orion these days?"). Other organisations come with more ("for the
-# Microsoft Teams app"), in lower case ("for chatgpt"), in capitals ("for HS2") or after "of"/"at".
-_CODE_NAME = re.compile(r"(?:(?:project|team)\s+)?[A-Z][a-z]{2,}\b(?P<rest>[^?.!,;:]*)")
+# A project's code name: one capitalised word after "for", perhaps a version, and nothing more in
+# its clause than time words ("who is the PM for Orion these days?", "the PO for Churn v2").
+# Other organisations come with more ("for the Microsoft Teams app"), in lower case ("for
+# chatgpt"), in capitals ("for HS2") or after "of"/"at".
+_CODE_NAME = re.compile(
+    r"(?:(?:project|team)\s+)?[A-Z][a-z]{2,}\b(?:\s+v?\d+)?(?P<rest>[^?.!,;:]*)"
+)
+
+
+def _asking_part(question: str) -> str | None:
+    """The words before a role's qualifier or alternative, when they ask for the role."""
+    either = _EITHER.match(question)
+    if either:
+        return either.group("asked")
+    # "for" and "on" place work of ours ("the DS for the fraud model"); "of" is as often part
+    # of a role's name ("head of mlops") or another organisation ("the project lead of spark").
+    found = _FOR_QUALIFIER.search(question)
+    # Only where the part before it asks who ("who's our BA for the fraud model"), not "we're
+    # getting two more data engineers for the next phase, who handles allocation?".
+    if found and _WHO_OR_WHICH.search(question[: found.start()]):
+        return question[: found.start()]
+    return None
 
 
 def _first_qualifier(question: str) -> tuple[str, str] | None:
@@ -373,18 +398,15 @@ class Matcher:
         return Assessment(ranked, message_form(question), elsewhere, question)
 
     def _role_without_qualifier(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
-        """A role named outright is scored without its qualifier: in "who is the PM for the demand
-        forecasting rollout" the rollout says where, not what, and should neither dilute the match
-        nor outbid the role. Where that place is unknown, `_placed_elsewhere` still holds the
-        answer back."""
-        # "for" and "on" place work of ours ("the DS for the fraud model"); "of" is as often part
-        # of a role's name ("head of mlops") or another organisation ("the project lead of spark").
-        found = _FOR_QUALIFIER.search(question)
-        # Only where the part before it asks who ("who's our BA for the fraud model"), not "we're
-        # getting two more data engineers for the next phase, who handles allocation?".
-        if not found or not _WHO_OR_WHICH.search(question[: found.start()]):
+        """A role named outright is scored on the words that ask for it. In "who is the PM for the
+        demand forecasting rollout" the rollout says where, not what; in "do we have a data engineer
+        or do the scientists build their own pipelines?" the rest is the alternative. Neither should
+        dilute the match nor outbid the role. Where a place is unknown, `_placed_elsewhere` still
+        holds the answer back."""
+        asking = _asking_part(question)
+        if asking is None:
             return ranked
-        head = self.rank(self._focus(question[: found.start()]))
+        head = self.rank(self._focus(asking))
         named = head and head[0].target.responsibility is None
         return head if named and (not ranked or head[0].score > ranked[0].score) else ranked
 
