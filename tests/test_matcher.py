@@ -174,6 +174,7 @@ def test_role_resolver_fuzzy_and_ambiguous() -> None:
         "who is the product owner for the Microsoft Teams app?",
         "who's the programme manager for HS2",
         "who is the product owner of Netflix?",
+        "where is the model repository hosted? I just need the URL",
     ],
 )
 def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
@@ -222,6 +223,7 @@ def test_roles_asked_about_elsewhere_or_in_general_are_not_answered(
         # The role asked for, not its alternative.
         ("do we have a data engineer or do the scientists build the pipelines?", "Data Engineer"),
         ("is there a tester yet or do the app devs test their own code?", "Tester"),
+        ("who owns the drift dashboard? and who retrains the model", "Data Scientist"),
     ],
 )
 def test_roles_asked_about_our_own_work_are_answered(

@@ -185,17 +185,27 @@ _ABOUT_THE_ROLE = re.compile(
 _RELATIVE_WHO = re.compile(r"\b(?:" + "|".join(sorted(PERSON_NOUNS)) + r") who\b")
 
 
+# How a sentence that asks begins, question mark or not.
+_ASKING = re.compile(
+    r"\W*(?:and |also |or |but |so )?(?:who|whos|whose|which|what|whats|where|when|how|can|could|"
+    r"would|will|is|are|do|does|did|any|anyone|anybody)\b"
+)
 # A sentence ends at . ! or ? before a space; an ellipsis ("as a … I want...") does not end one.
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\.\.\.)(?<!…)\s+")
 
 
 def _asked(text: str) -> str:
-    """The sentences that ask, when some end in a question mark: those, and a last one left open."""
+    """The sentences that ask, when some end in a question mark: those, and a last one left open
+    that asks too ("who owns drift? and who retrains"), not one that explains ("where is the
+    template repo? I just need the URL")."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     asked = [s for s in sentences if s.endswith("?")]
-    if asked and not sentences[-1].endswith((".", "!", "?")):
-        asked.append(sentences[-1])
-    return " ".join(asked) if asked and len(asked) < len(sentences) else text
+    if not asked:
+        return text
+    last = sentences[-1]
+    if not last.endswith((".", "!", "?")) and _ASKING.match(fold(last)):
+        asked.append(last)
+    return " ".join(asked) if len(asked) < len(sentences) else text
 
 
 def _asks_who(text: str, folded: list[str]) -> bool:
