@@ -108,6 +108,7 @@ def test_shipped_examples_name_catalogue_roles_and_hold_no_frozen_question() -> 
         *load_questions(DATA / "questions.csv", split="frozen"),
         *load_questions(DATA / "questions_frozen2.csv"),
         *load_questions(DATA / "questions_frozen3.csv"),
+        *load_questions(DATA / "questions_frozen4.csv"),
     ]
     shipped_texts = {q.text.casefold() for q in shipped}
     assert not [q.text for q in frozen if q.text.casefold() in shipped_texts]
