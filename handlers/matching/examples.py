@@ -6,7 +6,8 @@ shipped example questions (seed/examples/) say which role people asking that way
 multinomial naive Bayes model over their stems and stem pairs gives a probability per role, and one
 more label for questions no role should answer; the matcher uses it only to settle a clarification
 between roles it already offers (see `Matcher.verdict`). Training counts words once per process,
-in about 0.1 s; a guess costs tens of microseconds.
+in about 0.3 s; a guess costs tens of microseconds. The examples are read as written; a question is
+guessed from its stems after typo correction, which is how most examples are spelled anyway.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class Assessment:
     ranked: list[Candidate]
     form: MessageForm
     elsewhere: bool
-    question: str = ""
+    question: str
 
 
 @dataclass(frozen=True)
@@ -389,7 +389,7 @@ class Matcher:
 
     def assess(self, question: str, local_names: frozenset[str] = frozenset()) -> Assessment:
         """Everything about a question that does not depend on the decision thresholds."""
-        ranked = self._role_without_qualifier(question, self.rank(self._focus(question)))
+        ranked = self._rank_the_role_asked(question, self.rank(self._focus(question)))
         elsewhere = bool(
             ranked
             and ranked[0].target.responsibility is None
@@ -397,7 +397,7 @@ class Matcher:
         )
         return Assessment(ranked, message_form(question), elsewhere, question)
 
-    def _role_without_qualifier(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
+    def _rank_the_role_asked(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """A role named outright is scored on the words that ask for it. In "who is the PM for the
         demand forecasting rollout" the rollout says where, not what; in "do we have a data engineer
         or do the scientists build their own pipelines?" the rest is the alternative. Neither should
