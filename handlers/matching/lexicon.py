@@ -345,13 +345,12 @@ YES_NO_OPENINGS: tuple[str, ...] = (
     "have",
     "am",
 )
+# Whether we have a role asks who it is ("do we even have a solution architect on this?"); a
+# regular-expression fragment, shared by the form rules and the matcher.
+WE_HAVE = r"we (?:even |actually |still |already )?have"
 YES_NO_EXCEPTIONS: tuple[str, ...] = (
     "there",
-    "we have",
-    "we even have",
-    "we actually have",
-    "we still have",
-    "we already have",
+    WE_HAVE,
     "we got",
     "you have",
     "anyone",

@@ -34,6 +34,7 @@ from handlers.matching.lexicon import (
     PLACE_WORDS,
     STOP_WORDS,
     TIME_WORDS,
+    WE_HAVE,
 )
 from handlers.matching.text import MessageForm, content_words, message_form, stem, words
 
@@ -172,8 +173,7 @@ _WHO_OR_WHICH = re.compile(r"\b(?:who|whos|which)\b", re.IGNORECASE)
 # Whether there is a role, or an alternative: "do we have a DE yet or are the data scientists
 # doing all the plumbing?" asks about the data engineer.
 _EITHER = re.compile(
-    r"\W*(?P<asked>(?:do we (?:even |actually |still |already )?have|is there|are there|"
-    r"have we got)\b.+?)\s+or\b",
+    r"\W*(?P<asked>(?:do " + WE_HAVE + r"|is there|are there|have we got)\b.+?)\s+or\b",
     re.IGNORECASE,
 )
 # Where a role's place is named, up to the end of its clause ("on the james webb telescope, and…").

@@ -23,6 +23,7 @@ from handlers.matching.lexicon import (
     SPELLINGS,
     STATEMENT_WORDS,
     STOP_WORDS,
+    WE_HAVE,
     WORKPLACE_PHRASES,
     WORKPLACE_WORDS,
     WORLD_WORDS,
@@ -126,9 +127,8 @@ _ELSEWHERE = re.compile(
 MAX_TOPIC_WORDS = 3
 # How a question without a who or a question mark still asks ("which of you is the architect").
 _ASKS = re.compile(
-    r"^(?:which|whichever|is there|are there|do we (?:even |actually |still |already )?have|do we got|"
-    r"have we got|got an?|any|anyone|"
-    r"anybody|someone|somebody)\b"
+    r"^(?:which|whichever|is there|are there|do " + WE_HAVE + r"|do we got|have we got|got an?|any|"
+    r"anyone|anybody|someone|somebody)\b"
 )
 # Asking which role or person, whatever the verb ("which role has ownership of the mlops process").
 _WHICH_ROLE = re.compile(r"^(?:which|what) (?:role|roles|person|people|team member|one of you)\b")
