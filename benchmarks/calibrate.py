@@ -24,7 +24,7 @@ from handlers.matching.evaluation import Report, catalog_from_spec, decided, sco
 from handlers.matching.matcher import Matcher, Thresholds
 from handlers.matching.registry import catalog_entries
 from seed.catalogue import default_catalogue
-from seed.examples import example_sets, load_questions
+from seed.examples import example_questions, load_questions
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 QUESTIONS = DATA / "questions.csv"
@@ -68,9 +68,7 @@ def objective(report: Report) -> tuple[int, float, float]:
 
 
 def main() -> None:
-    questions = load_questions(QUESTIONS, split="tune")
-    for extra in example_sets():
-        questions += load_questions(extra)
+    questions = load_questions(QUESTIONS, split="tune") + example_questions()
     entries = catalog_entries(catalog_from_spec(default_catalogue()))
     best: tuple[tuple[int, float, float], Thresholds, Report] | None = None
     names = list(SCORING_GRID)
