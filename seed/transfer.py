@@ -70,8 +70,11 @@ def _parse_until(value: Any, line: int | None, source: str) -> datetime | None:
 
 
 def _assignment(raw: dict[str, Any], line: int | None, source: str) -> AssignmentSpec:
-    for required in ("role", "user"):
-        if not fold_space(raw.get(required)).lstrip("@"):
+    role = fold_space(raw.get("role"))
+    # "@alice" is how people write a user; a role's name is taken as written, "@" and all.
+    user = fold_space(fold_space(raw.get("user")).lstrip("@"))
+    for required, value in (("role", role), ("user", user)):
+        if not value:
             raise CatalogueError(f"an assignment needs `{required}`", line, source)
     kind = str(raw.get("kind") or "primary").strip().lower()
     if kind not in KINDS:
@@ -83,8 +86,8 @@ def _assignment(raw: dict[str, Any], line: int | None, source: str) -> Assignmen
         raise CatalogueError("a cover needs `until`", line, source)
     return AssignmentSpec(
         project=fold_space(raw.get("project")) or "default",
-        role=fold_space(raw["role"]),
-        user=fold_space(fold_space(raw["user"]).lstrip("@")),
+        role=role,
+        user=user,
         name=fold_space(raw.get("name")) or None,
         kind=kind,
         until=until,

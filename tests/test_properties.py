@@ -968,14 +968,23 @@ def without_lines(team: TeamFile) -> TeamFile:
     )
 
 
+# A role named "@": the "@" a user may be written with is not stripped from a role's name.
+AT_ROLE = TeamFile(
+    CatalogueSpec(roles=(RoleSpec(name="@", responsibilities=()),), escalation_chain=("0",)),
+    (AssignmentSpec(project="0", role="@", user="0"),),
+)
+
+
 @settings(max_examples=PARSER_EXAMPLES)
 @given(team=teams())
+@example(team=AT_ROLE)
 def test_team_file_round_trips_through_yaml(team: TeamFile) -> None:
     assert without_lines(parse_team_file(to_yaml(team))) == team
 
 
 @settings(max_examples=PARSER_EXAMPLES)
 @given(team=teams())
+@example(team=AT_ROLE)
 def test_team_file_round_trips_through_csv(team: TeamFile) -> None:
     assert without_lines(parse_team_file(to_csv(team))) == team
 
