@@ -1020,6 +1020,8 @@ questions = st.one_of(
 
 @settings(max_examples=FAST_EXAMPLES, deadline=None)
 @given(text=questions)
+# A close call the example model settles on a choice that scored lower than another.
+@example(text="0:COS0:WHO:DA0A:AN0LYIS")
 def test_matcher_candidates_are_distinct_roles_best_first(text: str) -> None:
     match = MATCHER.match(text)
     candidates = match.candidates

@@ -435,7 +435,8 @@ class Matcher:
         chosen = next((c for c in match.candidates if c.target.role.casefold() == guess.role), None)
         if chosen is None:
             return match
-        settled = Match(Outcome.ANSWER, (chosen, *(c for c in match.candidates if c is not chosen)))
+        # The answer alone: the choices it beat score higher, and candidates are always best first.
+        settled = Match(Outcome.ANSWER, (chosen,))
         return settled if _may_answer(assessment.form, settled) else match
 
     def _focus(self, question: str) -> list[str]:
