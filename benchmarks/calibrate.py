@@ -20,9 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from handlers.matching.evaluation import Report, catalog_from_spec, decided, score
+from handlers.matching.evaluation import Report, decided, score
 from handlers.matching.matcher import Matcher, Thresholds
-from handlers.matching.registry import catalog_entries
+from handlers.matching.registry import catalog_entries, catalog_from_spec
 from seed.catalogue import default_catalogue
 from seed.examples import example_questions, load_questions
 

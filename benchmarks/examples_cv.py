@@ -14,10 +14,10 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from handlers.matching.evaluation import Report, catalog_from_spec, decided, score
+from handlers.matching.evaluation import Report, decided, score
 from handlers.matching.examples import SMOOTHING, ExampleModel
 from handlers.matching.matcher import Matcher, Thresholds
-from handlers.matching.registry import catalog_entries
+from handlers.matching.registry import catalog_entries, catalog_from_spec
 from seed.catalogue import default_catalogue
 from seed.examples import Question, example_sets, load_questions
 

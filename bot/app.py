@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from handlers.dispatch import Dispatcher
-from handlers.matching.examples import shipped_model
-from handlers.matching.registry import MatcherRegistry
+from handlers.matching.registry import shipped_registry
 from handlers.turn import Services
 from store import migrate
 from store.db import Database
@@ -30,8 +29,10 @@ async def open_core(settings: Settings, *, upgrade: bool = True) -> AsyncIterato
     try:
         if upgrade:
             await migrate.upgrade(db)
-        # The example model is built here, once, rather than on the first question (0.3 s).
-        matchers = MatcherRegistry(db, examples=shipped_model())
+        # The example model and the embedding model are loaded here, once, rather than on the
+        # first question.
+        matchers = shipped_registry(db)
+        await matchers.warm()
         services = Services(db=db, matchers=matchers, config=settings.handler_config())
         yield Core(settings, db, services, Dispatcher(services))
     finally:

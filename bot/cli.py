@@ -17,10 +17,12 @@ from bot.server import serve
 from bot.settings import Settings, SettingsError
 from bot.teams.package import PackageError, build_package
 from handlers.reminders import send_due_reminders
-from seed.catalogue import CatalogueError
+from seed.catalogue import CatalogueError, CatalogueSpec, default_catalogue
 from seed.markdown import parse_roles_markdown
 from seed.transfer import parse_team_file, to_csv, to_yaml
-from store import catalog, migrate, people, workspaces
+from store import catalog, catalogue_changes, migrate, people, workspaces
+from store.audit import ChangeOrigin
+from store.catalogue_changes import ReplacementPlan
 from store.db import StoreUnavailable
 from store.records import WorkspaceRef
 from store.transfer import export_team, import_team
@@ -53,6 +55,18 @@ def _person_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _replace_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="make the catalogue exactly the file's roles: roles it does not name are retired "
+        "(their holds end, their history stays)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whoowns", description="Who owns what in an ML/MLOps project team."
@@ -78,7 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="add the roles of a markdown roles document to a workspace"
     )
     cat_import.add_argument("file", type=Path)
+    _replace_args(cat_import)
     _workspace_arg(cat_import)
+    reset = cat_commands.add_parser(
+        "reset", help="make the catalogue the default one again (or empty, with --empty)"
+    )
+    reset.add_argument("--empty", action="store_true", help="retire every role instead")
+    reset.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    _workspace_arg(reset)
+    show = cat_commands.add_parser("show", help="print the roles, responsibilities and keywords")
+    _workspace_arg(show)
+    edit = cat_commands.add_parser(
+        "edit",
+        help="one catalogue command, as in chat: add role NAME, rename role A to B, retire role "
+        'NAME, add responsibility "TEXT" to ROLE, add keyword "K" to ROLE: RESPONSIBILITY, …',
+    )
+    _person_args(edit)
+    edit.add_argument("text", nargs="+", help="the command")
 
     export = commands.add_parser("export", help="write the catalogue and assignments to a file")
     export.add_argument("--format", choices=("yaml", "csv"), default="yaml")
@@ -87,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = commands.add_parser("import", help="read a catalogue and assignments file (YAML or CSV)")
     imp.add_argument("file", type=Path)
+    _replace_args(imp)
     _workspace_arg(imp)
 
     serve = commands.add_parser("serve", help="run the server: Slack and Teams endpoints, health")
@@ -120,7 +151,9 @@ def _split_workspace(value: str) -> tuple[str, str]:
 async def _workspace(core: Core, value: str) -> WorkspaceRef:
     platform, external = _split_workspace(value)
     name = console.WORKSPACE_NAME if platform == console.PLATFORM else None
-    return await workspaces.ensure_workspace(core.db, platform, external, name)
+    return await workspaces.ensure_workspace(
+        core.db, platform, external, name, catalogue=core.services.config.new_catalogue
+    )
 
 
 def _read(path: Path) -> str:
@@ -199,8 +232,38 @@ async def cmd_db_upgrade(core: Core, args: argparse.Namespace, out: TextIO) -> i
     return 0
 
 
+def _show_plan(
+    out: TextIO, where: WorkspaceRef, dry_run: bool
+) -> Callable[[ReplacementPlan], None]:
+    def show(plan: ReplacementPlan) -> None:
+        verb = "would change (dry run, nothing changed)" if dry_run else "changes"
+        out.write(f"catalogue of {where.platform}:{where.external_id} {verb}:\n")
+        out.writelines(f"  {text}\n" for text in plan.lines())
+        out.flush()
+
+    return show
+
+
+async def _replace(core: Core, args: argparse.Namespace, out: TextIO, spec: CatalogueSpec) -> int:
+    workspace = await _workspace(core, args.workspace)
+    operator = await people.ensure_person(core.db, workspace.id, console.operator_name())
+    await catalogue_changes.replace_catalogue(
+        core.db,
+        workspace.id,
+        spec,
+        origin=ChangeOrigin(workspace.id, None, operator.id, console.PLATFORM),
+        dry_run=args.dry_run,
+        show=_show_plan(out, workspace, args.dry_run),
+    )
+    return 0
+
+
 async def cmd_catalog_import(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     spec = parse_roles_markdown(_read(args.file), source=str(args.file))
+    if args.replace:
+        return await _replace(core, args, out, spec)
+    if args.dry_run:
+        raise CommandError("--dry-run goes with --replace (a plain import only adds)")
     workspace = await _workspace(core, args.workspace)
     roles, responsibilities = await catalog.import_catalogue(core.db, workspace.id, spec)
     out.write(
@@ -208,6 +271,33 @@ async def cmd_catalog_import(core: Core, args: argparse.Namespace, out: TextIO) 
         f"{roles} new roles, {responsibilities} new responsibilities\n"
     )
     return 0
+
+
+async def cmd_catalog_reset(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    spec = CatalogueSpec(roles=(), escalation_chain=()) if args.empty else default_catalogue()
+    return await _replace(core, args, out, spec)
+
+
+async def cmd_catalog_show(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    workspace = await _workspace(core, args.workspace)
+    current = await catalog.load_catalog(core.db, workspace.id)
+    for role in current.roles:
+        aliases = f" (also: {', '.join(role.aliases)})" if role.aliases else ""
+        out.write(f"{role.name}{aliases}\n")
+        for number, item in enumerate(role.responsibilities, start=1):
+            words = item.keywords + item.learned
+            extra = f"  [keywords: {', '.join(words)}]" if words else ""
+            out.write(f"  {number}. {item.text}{extra}\n")
+    if current.retired:
+        out.write("retired: " + ", ".join(r.name for r in current.retired) + "\n")
+    if not current.roles:
+        out.write("the catalogue is empty: add a role with `whoowns catalog edit add role NAME`\n")
+    return 0
+
+
+async def cmd_catalog_edit(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    args.json, args.batch = False, None
+    return await cmd_ask(core, args, out)
 
 
 async def cmd_export(core: Core, args: argparse.Namespace, out: TextIO) -> int:
@@ -229,8 +319,18 @@ async def cmd_import(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     workspace = await _workspace(core, args.workspace)
     operator = await people.ensure_person(core.db, workspace.id, console.operator_name())
     roles, responsibilities, changes = await import_team(
-        core.db, workspace.id, team, actor_id=operator.id, platform=console.PLATFORM
+        core.db,
+        workspace.id,
+        team,
+        actor_id=operator.id,
+        platform=console.PLATFORM,
+        replace=args.replace,
+        dry_run=args.dry_run,
+        show=_show_plan(out, workspace, args.dry_run),
     )
+    if args.dry_run:
+        out.write("dry run: nothing changed\n")
+        return 0
     out.write(
         f"imported into {workspace.platform}:{workspace.external_id}: {roles} new roles, "
         f"{responsibilities} new responsibilities, {changes} assignment changes\n"
@@ -255,7 +355,13 @@ def _command(args: argparse.Namespace) -> Command:
     if args.command == "db":
         return cmd_db_upgrade
     if args.command == "catalog":
-        return cmd_catalog_import
+        catalog_commands: dict[str, Command] = {
+            "import": cmd_catalog_import,
+            "reset": cmd_catalog_reset,
+            "show": cmd_catalog_show,
+            "edit": cmd_catalog_edit,
+        }
+        return catalog_commands[args.catalog_command]
     commands: dict[str, Command] = {
         "ask": cmd_ask,
         "chat": cmd_chat,

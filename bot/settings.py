@@ -6,10 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from bot.slack.adapter import SlackConfig
 from bot.teams.adapter import TeamsConfig
-from handlers.turn import HandlerConfig
+from handlers.turn import MANAGING_ROLES, HandlerConfig
+from seed.catalogue import CatalogueError, CatalogueSpec
+from seed.markdown import parse_roles_markdown
+from seed.transfer import parse_team_file
 from store.db import DEFAULT_DATABASE_URL, normalise_url
 
 
@@ -28,6 +32,31 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> timedelta:
     if value <= 0:
         raise SettingsError(f"{name} must be more than 0 minutes")
     return timedelta(minutes=value)
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
+
+
+def _new_catalogue(env: Mapping[str, str]) -> CatalogueSpec | None:
+    """WHOOWNS_CATALOG: what a new workspace starts with — default, empty, or a roles document
+    (markdown) or catalogue file (YAML/CSV) by path."""
+    value = env.get("WHOOWNS_CATALOG", "").strip()
+    if value in ("", "default"):
+        return None
+    if value == "empty":
+        return CatalogueSpec(roles=(), escalation_chain=())
+    path = Path(value)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"WHOOWNS_CATALOG: cannot read {value}: {exc}") from exc
+    try:
+        if path.suffix.lower() in (".md", ".markdown"):
+            return parse_roles_markdown(text, source=value)
+        return parse_team_file(text, source=value).catalogue
+    except CatalogueError as exc:
+        raise SettingsError(f"WHOOWNS_CATALOG: {exc}") from exc
 
 
 def _log_format(env: Mapping[str, str]) -> str | None:
@@ -103,6 +132,9 @@ class Settings:
     log_format: str | None = None
     slack: SlackConfig | None = None
     teams: TeamsConfig = field(default_factory=TeamsConfig)
+    new_catalogue: CatalogueSpec | None = None
+    # Roles whose holders manage the team (assign anyone, edit the catalogue): WHOOWNS_MANAGING_ROLES.
+    managing_roles: tuple[str, ...] = MANAGING_ROLES
 
     @property
     def slack_mode(self) -> str:
@@ -131,7 +163,14 @@ class Settings:
             slack=_slack(env),
             teams=_teams(env),
             database_schema=_schema(env, url),
+            new_catalogue=_new_catalogue(env),
+            managing_roles=_names(env, "WHOOWNS_MANAGING_ROLES") or MANAGING_ROLES,
         )
 
     def handler_config(self) -> HandlerConfig:
-        return HandlerConfig(admins=self.admins, remind_after=self.remind_after)
+        return HandlerConfig(
+            admins=self.admins,
+            remind_after=self.remind_after,
+            new_catalogue=self.new_catalogue,
+            managing_roles=self.managing_roles,
+        )

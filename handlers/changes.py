@@ -66,12 +66,20 @@ def unresolved_role(
     )
 
 
-async def resolve_role(turn: Turn, intent: str, asked: str) -> RoleRecord | Reply:
-    """The role a command names, or the reply that asks which one (never a guess)."""
+async def resolve_role(
+    turn: Turn, intent: str, asked: str, *, retired: bool = False
+) -> RoleRecord | Reply:
+    """The role a command names, or the reply that asks which one (never a guess).
+
+    With `retired`, a role the team has retired is found too, once no current role is."""
     index = await turn.index()
     resolution = index.roles.resolve(asked)
     if resolution.role is not None:
         return resolution.role
+    if retired and not resolution.choices:
+        former = index.retired_roles.resolve(asked)
+        if former.role is not None:
+            return former.role
     roles = [r.name for r in index.catalog.roles]
     return unresolved_role(intent, asked.strip(), resolution, roles, turn.message.text)
 

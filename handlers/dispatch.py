@@ -122,7 +122,11 @@ class Dispatcher:
         found = self._workspaces.get(key)
         if found is None:
             found = await workspaces.ensure_workspace(
-                self.services.db, message.platform, message.workspace, message.workspace_name
+                self.services.db,
+                message.platform,
+                message.workspace,
+                message.workspace_name,
+                catalogue=self.services.config.new_catalogue,
             )
             self._workspaces[key] = found
         return found

@@ -5,6 +5,8 @@
   and remove anyone, and link channels to projects.
 - A holder may hand over, or set cover for, a role they hold.
 - Only admins create projects.
+- Admins and the holders of the managing roles may change the catalogue (roles, responsibilities,
+  keywords, aliases).
 - An escalation may be acknowledged, resolved or reopened by the holders of its target role and of
   the roles it has climbed to, the person who raised it, and admins.
 - Anyone may ask.
@@ -50,7 +52,7 @@ async def _holds(turn: Turn, role: RoleRecord) -> bool:
 
 
 async def _managers_line(turn: Turn, what: str) -> Line:
-    who = who_can_assign(turn.services.config.managing_roles)
+    who = who_can_assign(await turn.managing_roles())
     current = list(dict.fromkeys(mention(h.person) for h in await managers(turn)))
     ask: list[str | PersonMention] = [" Ask ", *join_people(current, "or"), "."] if current else []
     return line(f"Only {who} in project {turn.project.name} can {what}.", ask)
@@ -69,6 +71,14 @@ async def may_change_own(turn: Turn, role: RoleRecord, what: str) -> Refused | N
         return None
     base = await _managers_line(turn, what)
     return Refused(line(f"You don't hold {role.name}. ", base))
+
+
+async def may_edit_catalogue(turn: Turn) -> Refused | None:
+    """Change the workspace's roles, responsibilities, keywords and aliases."""
+    if await can_manage(turn):
+        return None
+    who = who_can_assign(await turn.managing_roles())
+    return Refused(line(f"Only {who} can change the catalogue."))
 
 
 def may_create_project(turn: Turn) -> Refused | None:

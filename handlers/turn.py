@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from handlers.matching.registry import MatcherRegistry, WorkspaceIndex
 from handlers.message import Message
+from seed.catalogue import CatalogueSpec
 from store import assignments
 from store.db import Database
 from store.records import Holder, Holding, PersonRecord, ProjectRef, WorkspaceRef
@@ -24,6 +25,9 @@ class HandlerConfig:
     admins: frozenset[str] = frozenset()
     remind_after: timedelta = timedelta(minutes=60)
     managing_roles: tuple[str, ...] = MANAGING_ROLES
+    # The catalogue a workspace starts with when the bot first sees it (WHOOWNS_CATALOG); None is
+    # the default catalogue.
+    new_catalogue: CatalogueSpec | None = None
 
 
 def utc_now() -> datetime:
@@ -96,6 +100,12 @@ class Turn:
         return await assignments.holdings(
             self.db, self.project.id, person_id, at=self.services.now()
         )
+
+    async def managing_roles(self) -> tuple[str, ...]:
+        """The configured managing roles that this workspace's catalogue has, as it names them."""
+        catalog = (await self.index()).catalog
+        found = (catalog.role_named(name) for name in self.services.config.managing_roles)
+        return tuple(role.name for role in found if role is not None)
 
     @property
     def sender_is_admin(self) -> bool:

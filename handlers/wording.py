@@ -71,6 +71,11 @@ def _capitalised(text: str) -> str:
 
 
 def who_can_assign(managing_roles: Sequence[str]) -> str:
+    """Who may change who holds what: admins, and the managing roles the catalogue has."""
+    if not managing_roles:
+        return "a workspace admin"
+    if len(managing_roles) == 1:
+        return f"a workspace admin or the {managing_roles[0]}"
     roles = ", ".join(managing_roles[:-1]) + f" or {managing_roles[-1]}"
     return f"a workspace admin or the {roles}"
 

@@ -191,6 +191,14 @@ async def _active(
     return list(rows)
 
 
+class RoleRetired(LookupError):
+    """The role was retired from the catalogue (maybe by another replica a moment ago)."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"{role} was retired from the catalogue")
+        self.role = role
+
+
 @dataclass(frozen=True)
 class PersonRef:
     """Someone named in a change: found by platform user id, created on first sight."""
@@ -226,7 +234,11 @@ async def apply_change(
 async def apply_change_in(
     session: AsyncSession, origin: ChangeOrigin, change: RoleChange, when: datetime
 ) -> ChangeResult:
+    if origin.project_id is None:
+        raise ValueError("a change to who holds a role belongs to a project")
     role = await _lock_role(session, change.role_id)
+    if role.retired_at is not None:
+        raise RoleRetired(role.name)
     project = await session.get_one(Project, origin.project_id)
     if role.workspace_id != origin.workspace_id or project.workspace_id != origin.workspace_id:
         raise PermissionError("role or project belongs to another workspace")

@@ -20,7 +20,8 @@ class ChangeOrigin:
     """Who made a change, from where, and why: what every audit entry records."""
 
     workspace_id: int
-    project_id: int
+    # None for a change to the workspace's catalogue, which no one project owns.
+    project_id: int | None
     actor_id: int | None
     platform: str
     channel: str | None = None

@@ -32,8 +32,9 @@ async def load_catalog(db: Database, workspace_id: int) -> Catalog:
         return Catalog(
             workspace_id=workspace_id,
             version=workspace.catalog_version,
-            roles=tuple(_role_record(role) for role in roles),
+            roles=tuple(_role_record(role) for role in roles if role.retired_at is None),
             escalation_chain=tuple(workspace.escalation_chain or ()),
+            retired=tuple(_role_record(role) for role in roles if role.retired_at is not None),
         )
 
 
@@ -79,19 +80,7 @@ async def merge_catalogue(
 
     Nothing is removed: roles may have holders and history. Returns (roles added, responsibilities added).
     """
-    existing = {
-        role.name_key: role
-        for role in (
-            await session.scalars(
-                select(Role)
-                .where(Role.workspace_id == workspace_id)
-                .options(
-                    selectinload(Role.aliases),
-                    selectinload(Role.responsibilities).selectinload(Responsibility.aliases),
-                )
-            )
-        ).all()
-    }
+    existing = await roles_by_key(session, workspace_id)
     next_position = max((r.position for r in existing.values()), default=-1) + 1
     roles_added = responsibilities_added = 0
     for role_spec in spec.roles:
@@ -109,8 +98,9 @@ async def merge_catalogue(
             roles_added += 1
             session.add(role)
             existing[role.name_key] = role
-        _merge_role_aliases(role, role_spec)
-        responsibilities_added += _merge_responsibilities(role, role_spec.responsibilities)
+        role.retired_at = None  # a file that names a retired role brings it back
+        merge_role_aliases(role, role_spec)
+        responsibilities_added += merge_responsibilities(role, role_spec.responsibilities)
     workspace = await session.get_one(Workspace, workspace_id)
     workspace.escalation_chain = list(spec.escalation_chain)
     await session.flush()
@@ -118,7 +108,22 @@ async def merge_catalogue(
     return roles_added, responsibilities_added
 
 
-def _merge_role_aliases(role: Role, spec: RoleSpec) -> None:
+async def roles_by_key(session: AsyncSession, workspace_id: int) -> dict[str, Role]:
+    """Every role of the workspace, retired ones too, by folded name, locked for the change."""
+    roles = await session.scalars(
+        select(Role)
+        .where(Role.workspace_id == workspace_id)
+        .order_by(Role.position, Role.id)
+        .options(
+            selectinload(Role.aliases),
+            selectinload(Role.responsibilities).selectinload(Responsibility.aliases),
+        )
+        .with_for_update()
+    )
+    return {role.name_key: role for role in roles.all()}
+
+
+def merge_role_aliases(role: Role, spec: RoleSpec) -> None:
     have = {a.alias_key for a in role.aliases}
     for alias in spec.aliases:
         alias_key = key(alias)
@@ -127,7 +132,7 @@ def _merge_role_aliases(role: Role, spec: RoleSpec) -> None:
             have.add(alias_key)
 
 
-def _merge_responsibilities(role: Role, specs: tuple[ResponsibilitySpec, ...]) -> int:
+def merge_responsibilities(role: Role, specs: tuple[ResponsibilitySpec, ...]) -> int:
     by_key = {r.text_key: r for r in role.responsibilities}
     added = 0
     for spec in specs:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -132,6 +133,8 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # A role a team drops is retired, not deleted: its assignments and audit entries stay answerable.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     responsibilities: Mapped[list[Responsibility]] = relationship(
         back_populates="role", order_by="Responsibility.position", cascade="all, delete-orphan"
@@ -317,3 +320,20 @@ class ConversationRef(Base):
     key: Mapped[str] = mapped_column(String(400))
     reference: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PhraseVector(Base):
+    """A catalogue phrase's sentence embedding, kept so that it is computed once per text and model.
+
+    Keyed by the text's sha256, not by responsibility: every workspace that keeps the default
+    catalogue shares its vectors, and an edit re-embeds only the phrases it changed."""
+
+    __tablename__ = "phrase_vector"
+    __table_args__ = (UniqueConstraint("model", "text_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    # float16, little-endian: 768 bytes for a 384-dimension model.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -48,6 +48,8 @@ class Catalog:
     version: int
     roles: tuple[RoleRecord, ...]
     escalation_chain: tuple[str, ...]
+    # Roles the team dropped: no longer answered for, but their history still is.
+    retired: tuple[RoleRecord, ...] = ()
 
     def role(self, role_id: int) -> RoleRecord | None:
         return next((r for r in self.roles if r.id == role_id), None)

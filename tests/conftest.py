@@ -18,8 +18,7 @@ from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from handlers.dispatch import Dispatcher
-from handlers.matching.examples import shipped_model
-from handlers.matching.registry import MatcherRegistry
+from handlers.matching.registry import shipped_registry
 from handlers.turn import HandlerConfig, Services
 from store import migrate
 from store.db import Database
@@ -85,7 +84,9 @@ def config() -> HandlerConfig:
 @pytest.fixture
 def services(database: Database, config: HandlerConfig) -> Services:
     return Services(
-        db=database, matchers=MatcherRegistry(database, examples=shipped_model()), config=config
+        db=database,
+        matchers=shipped_registry(database),
+        config=config,
     )
 
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from handlers.matching.evaluation import catalog_from_spec
 from handlers.matching.examples import NO_ROLE, ExampleModel, question_stems, shipped_model
 from handlers.matching.matcher import CatalogEntry, Matcher, Outcome
-from handlers.matching.registry import catalog_entries
+from handlers.matching.registry import catalog_entries, catalog_from_spec
 from seed.catalogue import default_catalogue
 from seed.examples import Question, example_questions, example_sets, load_questions
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from spellchecker import SpellChecker
 
-from handlers.matching.evaluation import catalog_from_spec, evaluate
+from handlers.matching.evaluation import evaluate
 from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import COMMON_WORD_COUNT, Matcher, Outcome, common_english_words
-from handlers.matching.registry import catalog_entries
+from handlers.matching.registry import catalog_entries, catalog_from_spec
 from handlers.matching.roles import RoleResolver
 from handlers.matching.text import MessageForm, content_words, message_form, stem, words
 from seed.catalogue import default_catalogue

@@ -40,10 +40,14 @@ from bot.slack.adapter import normalise as slack_normalise
 from bot.teams.adapter import normalise as teams_normalise
 from handlers.dispatch import Dispatcher
 from handlers.intents import build_router
-from handlers.matching.evaluation import catalog_from_spec
 from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import Matcher, Outcome
-from handlers.matching.registry import MatcherRegistry, catalog_entries
+from handlers.matching.registry import (
+    MatcherRegistry,
+    catalog_entries,
+    catalog_from_spec,
+    shipped_registry,
+)
 from handlers.message import Reply
 from handlers.turn import HandlerConfig, Services
 from seed.catalogue import (
@@ -141,7 +145,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     database = Database(f"sqlite+aiosqlite:///{path}")
     try:
         loop.run_until_complete(migrate.upgrade(database))
-        matchers = MatcherRegistry(database, examples=shipped_model())
+        matchers = shipped_registry(database)
         dispatcher = Dispatcher(Services(db=database, matchers=matchers, config=CONFIG))
         store = Store(loop, database, path, directory / "template.db", matchers, dispatcher)
         for text in STORE_SETUP:

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers.dispatch import Dispatcher
-from handlers.matching.examples import shipped_model
-from handlers.matching.registry import MatcherRegistry
+from handlers.matching.registry import shipped_registry
 from handlers.message import Choice, Message
 from handlers.turn import Services
 from handlers.wording import STORE_DOWN
@@ -163,7 +162,7 @@ async def test_a_picked_choice_is_learned_for_the_workspace(dispatcher: Dispatch
 
 async def test_store_outage_gets_a_clear_reply() -> None:
     db = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    dispatcher = Dispatcher(Services(db=db, matchers=MatcherRegistry(db, examples=shipped_model())))
+    dispatcher = Dispatcher(Services(db=db, matchers=shipped_registry(db)))
     reply = await say(dispatcher, "who handles data drift?")
     assert reply.text == STORE_DOWN and reply.private
     await db.dispose()

@@ -15,6 +15,11 @@ from store.db import Database, StoreUnavailable
 from store.models import Assignment, AssignmentKind
 
 
+def project_of(origin: ChangeOrigin) -> int:
+    assert origin.project_id is not None  # a change to holders always has a project
+    return origin.project_id
+
+
 async def test_upgrade_is_idempotent_and_at_head(database: Database) -> None:
     before, after = await migrate.upgrade(database)
     assert before == after == migrate.head_revision()
@@ -93,7 +98,7 @@ async def test_one_active_assignment_per_person_role_project(database: Database)
                     started_at=now,
                 )
             )
-    held = await assignments.holders(database, origin.project_id, [tester])
+    held = await assignments.holders(database, project_of(origin), [tester])
     assert [h.person.user_id for h in held[tester]] == ["alice"]
 
 
@@ -118,13 +123,13 @@ async def test_changes_keep_history_and_audit(database: Database) -> None:
     )
     assert [p.user_id for p, _ in result.ended] == ["alice"]
     assert result.audit_id is not None
-    history = await assignments.role_history(database, origin.project_id, tester)
+    history = await assignments.role_history(database, project_of(origin), tester)
     assert [(h.person.user_id, h.ended_at is None) for h in history] == [
         ("alice", False),
         ("bob", True),
     ]
     past = await assignments.holders(
-        database, origin.project_id, [tester], at=first + timedelta(hours=1)
+        database, project_of(origin), [tester], at=first + timedelta(hours=1)
     )
     assert [h.person.user_id for h in past[tester]] == ["alice"]
 
@@ -143,7 +148,7 @@ async def test_cover_lapses_by_itself(database: Database) -> None:
         ),
         now=start,
     )
-    assert await assignments.holders(database, origin.project_id, [tester]) == {}
+    assert await assignments.holders(database, project_of(origin), [tester]) == {}
     # The lapsed cover does not block covering again.
     again = await assignments.apply_change(
         database,

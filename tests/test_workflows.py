@@ -11,8 +11,7 @@ import pytest
 
 from bot.console import ChatSession, console_message
 from handlers.dispatch import Dispatcher
-from handlers.matching.examples import shipped_model
-from handlers.matching.registry import MatcherRegistry
+from handlers.matching.registry import shipped_registry
 from handlers.message import Reply
 from handlers.reminders import send_due_reminders
 from handlers.turn import HandlerConfig, Services
@@ -45,7 +44,7 @@ def services(database: Database, clock: Clock) -> Services:
     config = HandlerConfig(admins=frozenset({"U_ADMIN"}), remind_after=timedelta(minutes=60))
     return Services(
         db=database,
-        matchers=MatcherRegistry(database, examples=shipped_model()),
+        matchers=shipped_registry(database),
         config=config,
         clock=clock,
     )
@@ -338,7 +337,7 @@ async def test_reminders_are_claimed_once_by_concurrent_workers(
     clock.advance(minutes=61)
     other = Services(
         db=Database(services.db.url) if backend == "sqlite" else services.db,
-        matchers=MatcherRegistry(services.db, examples=shipped_model()),
+        matchers=shipped_registry(services.db),
         config=services.config,
         clock=clock,
     )

@@ -287,7 +287,13 @@ class TeamsAdapter:
         for key in keys:
             workspace_id = self._workspace_ids.get(workspace)
             if workspace_id is None:
-                workspace_id = (await workspaces.ensure_workspace(self.db, PLATFORM, workspace)).id
+                found = await workspaces.ensure_workspace(
+                    self.db,
+                    PLATFORM,
+                    workspace,
+                    catalogue=self.dispatcher.services.config.new_catalogue,
+                )
+                workspace_id = found.id
                 self._workspace_ids[workspace] = workspace_id
             await conversations.save_reference(self.db, workspace_id, key, reference)
         self._seen_references.add(seen)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.intents import (
     assign,
     blockers,
+    catalogue,
     cover,
     escalate,
     escalation_status,
@@ -25,6 +26,7 @@ FEATURES = (
     help,
     overview,
     projects,
+    catalogue,
     escalate,
     escalation_status,
     blockers,

@@ -33,7 +33,7 @@ def _span(record: AssignmentRecord) -> str:
 
 
 async def handle_role_history(turn: Turn, match: re.Match[str]) -> Reply:
-    role = await resolve_role(turn, INTENT, match["role"])
+    role = await resolve_role(turn, INTENT, match["role"], retired=True)
     if isinstance(role, Reply):
         return role
     records = await assignments.role_history(turn.db, turn.project.id, role.id)
@@ -82,7 +82,7 @@ async def _holders_between(
 
 
 async def handle_who_was(turn: Turn, match: re.Match[str]) -> Reply:
-    role = await resolve_role(turn, INTENT, match["role"])
+    role = await resolve_role(turn, INTENT, match["role"], retired=True)
     if isinstance(role, Reply):
         return role
     when = parse_day(match["when"], turn.services.now(), prefer="past")

@@ -20,9 +20,7 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     holders = await turn.role_holders(role.id)
     body = [line(f"The {role.name} is responsible for:")]
     body.extend(line(f"• {r.text}") for r in role.responsibilities)
-    body.append(
-        holders_line(role.name, holders, turn.project.name, turn.services.config.managing_roles)
-    )
+    body.append(holders_line(role.name, holders, turn.project.name, await turn.managing_roles()))
     return Reply(
         intent=INTENT,
         body=body,

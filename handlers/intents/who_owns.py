@@ -46,7 +46,7 @@ async def _answer(
 ) -> Reply:
     role_ids = list(dict.fromkeys(t.role_id for t in targets))
     by_role = await turn.holders(role_ids)
-    managing = turn.services.config.managing_roles
+    managing = await turn.managing_roles()
     body: list[Line] = []
     first = targets[0]
     if len(targets) > 1:

@@ -10,27 +10,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
 from handlers.matching.matcher import Assessment, Candidate, Match, Matcher, Outcome, Thresholds
-from seed.catalogue import CatalogueSpec
 from seed.examples import Question
-from store.records import Catalog, ResponsibilityRecord, RoleRecord
 
 PARAPHRASE = "paraphrase"
 OUT_OF_SCOPE = "out_of_scope"
-
-
-def catalog_from_spec(spec: CatalogueSpec, workspace_id: int = 0) -> Catalog:
-    """A store-shaped catalogue with made-up ids, for measuring without a database."""
-    roles: list[RoleRecord] = []
-    next_id = 1
-    for role_number, role in enumerate(spec.roles, start=1):
-        responsibilities = []
-        for r in role.responsibilities:
-            responsibilities.append(
-                ResponsibilityRecord(next_id, role_number, r.text, r.keywords, ())
-            )
-            next_id += 1
-        roles.append(RoleRecord(role_number, role.name, role.aliases, tuple(responsibilities)))
-    return Catalog(workspace_id, 1, tuple(roles), spec.escalation_chain)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from handlers.matching.lexicon import (
     TIME_WORDS,
     WE_HAVE,
 )
+from handlers.matching.semantic import PhraseVectors, RoleCloseness, SemanticIndex
 from handlers.matching.text import MessageForm, content_words, message_form, stem, words
 
 
@@ -85,6 +86,8 @@ class Assessment:
     form: MessageForm
     elsewhere: bool
     question: str
+    # The roles closest in meaning, when already computed (threshold sweeps compute it up front).
+    meaning: tuple[RoleCloseness, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,16 @@ class Thresholds:
     # chosen by leave-one-set-out runs of benchmarks/examples_cv.py.
     settle: float = 0.9
     settle_floor: float = 0.3
+    # The meaning stage (sentence embeddings), consulted when the words alone do not answer: a
+    # role whose closest phrase has at least `meaning_answer` cosine (`meaning_alone` when the
+    # words offered another role or none), ahead of the next role by `meaning_margin`, is the
+    # answer; roles within `meaning_spread` of a best cosine of at least
+    # `meaning_offer` are offered. Chosen by benchmarks/calibrate.py on the tuning catalogues.
+    meaning_answer: float = 0.62
+    meaning_alone: float = 0.68
+    meaning_margin: float = 0.10
+    meaning_offer: float = 0.45
+    meaning_spread: float = 0.08
 
 
 MIN_TYPO_LENGTH = 4
@@ -231,6 +244,26 @@ def _code_name(preposition: str, qualifier: str) -> bool:
     )
 
 
+_NAME_PARTS = re.compile(r"\s*[/&,]\s*|\s+and\s+")
+
+
+def role_acronyms(names: Iterable[str]) -> dict[str, str]:
+    """Each role's initials, for the names people shorten ("PM" for the Product Manager, "SRE"):
+    taken from this catalogue's own names, so "PM" means whatever this team's PM is. Initials two
+    roles share, or that make a word ("me", "ad"), are left out."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for name in names:
+        for part in _NAME_PARTS.split(name):
+            named = [w for w in words(part) if w.isalpha()]
+            if 2 <= len(named) <= 4:
+                found["".join(w[0] for w in named)].add(" ".join(named))
+    return {
+        initials: next(iter(parts))
+        for initials, parts in found.items()
+        if len(parts) == 1 and initials not in STOP_WORDS and initials not in common_english_words()
+    }
+
+
 # Enough ranked targets to find the best few distinct roles among them.
 RANKED = 40
 TIE = 0.005
@@ -242,11 +275,18 @@ class Matcher:
         entries: Iterable[CatalogEntry],
         thresholds: Thresholds | None = None,
         examples: ExampleModel | None = None,
+        *,
+        vectors: PhraseVectors | None = None,
+        example_roles: frozenset[int] | None = None,
     ) -> None:
-        """`examples`: what people asking a certain way meant, to settle close calls; without
-        it, a close call is always a clarification."""
+        """`examples`: what people asking a certain way meant, to settle close calls between the
+        roles in `example_roles` (all roles when None): the examples were written for the default
+        catalogue, so they say nothing about a role a team added. `vectors`: the sentence
+        embeddings of the meaning stage; without them, words alone decide."""
         self.thresholds = thresholds or Thresholds()
         self._examples = examples
+        self._example_roles = example_roles
+        entries = list(entries)
         self.targets: list[Target] = []
         phrase_stems: list[tuple[int, tuple[str, ...]]] = []
         role_stems: set[str] = set()
@@ -289,7 +329,25 @@ class Matcher:
             if len(word) >= MIN_TYPO_LENGTH - 1:
                 self._pools[(word[0], len(word))].append(word)
         self._correct = lru_cache(maxsize=16384)(self._correct_uncached)
-        common_english_words()  # read once per process, here rather than on the first question
+        acronyms = role_acronyms(e.target.role for e in entries if e.target.responsibility is None)
+        self._acronyms = acronyms
+        self._acronym = (
+            re.compile(r"\b(" + "|".join(map(re.escape, acronyms)) + r")\b", re.IGNORECASE)
+            if acronyms
+            else None
+        )
+        self._semantic = (
+            SemanticIndex(
+                vectors,
+                [
+                    (index, entry.target.role_id, phrase)
+                    for index, entry in enumerate(entries)
+                    for phrase in entry.phrases
+                ],
+            )
+            if vectors is not None
+            else None
+        )
 
     @property
     def size(self) -> int:
@@ -297,6 +355,8 @@ class Matcher:
 
     def analyse(self, question: str) -> list[str]:
         """The question's stems after typo correction; words the catalogue never uses stay as they are."""
+        if self._acronym is not None:
+            question = self._acronym.sub(lambda m: self._acronyms[m.group(1).lower()], question)
         stems: list[str] = []
         for word in content_words(question):
             s = stem(word)
@@ -411,15 +471,59 @@ class Matcher:
         return head if named and (not ranked or head[0].score > ranked[0].score) else ranked
 
     def verdict(self, assessment: Assessment, thresholds: Thresholds | None = None) -> Match:
+        """The stages in order: the words (lexical score and the message's form), then, when the
+        words do not answer, the meaning."""
+        limits = thresholds or self.thresholds
         if assessment.elsewhere:
             # "who is the product owner of chatgpt", "who's spotify's chief architect": a role
             # named outright, but placed somewhere this catalogue knows nothing of.
-            match = self.decide(assessment.ranked, thresholds, form=MessageForm.OTHER)
+            match = self.decide(assessment.ranked, limits, form=MessageForm.OTHER)
             return replace(match, elsewhere=match.outcome != Outcome.UNKNOWN)
-        match = self.decide(assessment.ranked, thresholds, form=assessment.form)
+        match = self.decide(assessment.ranked, limits, form=assessment.form)
         if match.outcome == Outcome.CLARIFY:
-            return self._settle(match, assessment, thresholds or self.thresholds)
-        return match
+            match = self._settle(match, assessment, limits)
+        if match.outcome == Outcome.ANSWER or self._semantic is None:
+            return match  # the fast path: the words were enough
+        return self._by_meaning(match, assessment, limits)
+
+    def meaning(self, question: str) -> tuple[RoleCloseness, ...]:
+        """The roles closest to the question in meaning, closest first (empty without a model)."""
+        if self._semantic is None:
+            return ()
+        return tuple(self._semantic.closeness(self._semantic.encode_question(question)))
+
+    def _by_meaning(self, words: Match, assessment: Assessment, limits: Thresholds) -> Match:
+        """What the meaning adds where the words clarify or do not know. A message whose form
+        allows no answer (a statement, an errand, a workplace matter) is never answered this way."""
+        meaning = assessment.meaning
+        if meaning is None:
+            meaning = self.meaning(assessment.question)
+        if not meaning or meaning[0].cosine < limits.meaning_offer:
+            return words
+        top = meaning[0]
+        runner_up = meaning[1].cosine if len(meaning) > 1 else 0.0
+        closest = self._meaning_candidate(top)
+        # Words and meaning agreeing on a role is stronger evidence than meaning alone. Where the
+        # words found the question ambiguous between roles, meaning narrows the choices but does
+        # not pick one by itself ("who handles metrics" stays a question for the asker).
+        word_roles = {c.target.role_id for c in words.candidates}
+        agrees = top.role_id in word_roles
+        needed = limits.meaning_answer if agrees else limits.meaning_alone
+        decisive = len(word_roles) < 2 and top.cosine - runner_up >= limits.meaning_margin
+        if decisive and top.cosine >= needed:
+            answer = Match(Outcome.ANSWER, (closest,))
+            if _may_answer(assessment.form, answer):
+                return answer
+        near = [
+            self._meaning_candidate(c)
+            for c in meaning
+            if c.cosine >= max(limits.meaning_offer, top.cosine - limits.meaning_spread)
+        ]
+        offered = _best_per_role([*near, *words.candidates], limits.max_choices)
+        return Match(Outcome.CLARIFY, tuple(offered))
+
+    def _meaning_candidate(self, closeness: RoleCloseness) -> Candidate:
+        return Candidate(self.targets[closeness.target_index], round(closeness.cosine, 4))
 
     def _settle(self, match: Match, assessment: Assessment, limits: Thresholds) -> Match:
         """A clarification answered with the choice the example questions make near-certain.
@@ -433,7 +537,9 @@ class Matcher:
         if guess is None or guess.probability < limits.settle:
             return match
         chosen = next((c for c in match.candidates if c.target.role.casefold() == guess.role), None)
-        if chosen is None:
+        if chosen is None or (
+            self._example_roles is not None and chosen.target.role_id not in self._example_roles
+        ):
             return match
         # The answer alone: the choices it beat score higher, and candidates are always best first.
         settled = Match(Outcome.ANSWER, (chosen,))

