@@ -236,6 +236,9 @@ def main() -> None:
         action="store_true",
         help="list whoowns's misses on the tuning catalogues (never the blind ones) on stderr",
     )
+    parser.add_argument(
+        "--no-default", action="store_true", help="leave the default catalogue's sets out"
+    )
     args = parser.parse_args()
     names = args.names or [*TUNING, *(() if args.tuning_only else BLIND)]
     asyncio.run(run(names, args.misses, with_default=not args.no_default))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -15,20 +15,23 @@ from store.names import key
 from store.records import Catalog, ResponsibilityRecord, RoleRecord
 
 
+def _workspace_roles(workspace_id: int) -> Select[Role]:
+    """A workspace's roles in catalogue order, with their aliases and responsibilities."""
+    return (
+        select(Role)
+        .where(Role.workspace_id == workspace_id)
+        .order_by(Role.position, Role.id)
+        .options(
+            selectinload(Role.aliases),
+            selectinload(Role.responsibilities).selectinload(Responsibility.aliases),
+        )
+    )
+
+
 async def load_catalog(db: Database, workspace_id: int) -> Catalog:
     async with db.reading() as session:
         workspace = await session.get_one(Workspace, workspace_id)
-        roles = (
-            await session.scalars(
-                select(Role)
-                .where(Role.workspace_id == workspace_id)
-                .order_by(Role.position, Role.id)
-                .options(
-                    selectinload(Role.aliases),
-                    selectinload(Role.responsibilities).selectinload(Responsibility.aliases),
-                )
-            )
-        ).all()
+        roles = (await session.scalars(_workspace_roles(workspace_id))).all()
         return Catalog(
             workspace_id=workspace_id,
             version=workspace.catalog_version,
@@ -110,16 +113,7 @@ async def merge_catalogue(
 
 async def roles_by_key(session: AsyncSession, workspace_id: int) -> dict[str, Role]:
     """Every role of the workspace, retired ones too, by folded name, locked for the change."""
-    roles = await session.scalars(
-        select(Role)
-        .where(Role.workspace_id == workspace_id)
-        .order_by(Role.position, Role.id)
-        .options(
-            selectinload(Role.aliases),
-            selectinload(Role.responsibilities).selectinload(Responsibility.aliases),
-        )
-        .with_for_update()
-    )
+    roles = await session.scalars(_workspace_roles(workspace_id).with_for_update())
     return {role.name_key: role for role in roles.all()}
 
 

@@ -11,8 +11,9 @@ from spellchecker import SpellChecker
 from handlers.matching.evaluation import evaluate
 from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import COMMON_WORD_COUNT, Matcher, Outcome, common_english_words
-from handlers.matching.registry import catalog_entries, catalog_from_spec
+from handlers.matching.registry import WorkspaceIndex, catalog_entries, catalog_from_spec
 from handlers.matching.roles import RoleResolver
+from handlers.matching.semantic import shipped_vectors
 from handlers.matching.text import MessageForm, content_words, message_form, stem, words
 from seed.catalogue import default_catalogue
 from seed.examples import load_questions
@@ -22,9 +23,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
-    return Matcher(
-        catalog_entries(catalog_from_spec(default_catalogue())), examples=shipped_model()
-    )
+    """The matcher production runs on the default catalogue: words, examples and meaning."""
+    catalog = catalog_from_spec(default_catalogue())
+    return WorkspaceIndex(catalog, examples=shipped_model(), vectors=shipped_vectors()).matcher
 
 
 def test_normalisation_folds_spelling_abbreviations_and_stop_words() -> None:
