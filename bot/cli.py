@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _person_args(edit)
     edit.add_argument("text", nargs="+", help="the command")
+    edit.set_defaults(json=False, batch=None)  # answered as `ask` answers one message
 
     export = commands.add_parser("export", help="write the catalogue and assignments to a file")
     export.add_argument("--format", choices=("yaml", "csv"), default="yaml")
@@ -295,11 +296,6 @@ async def cmd_catalog_show(core: Core, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-async def cmd_catalog_edit(core: Core, args: argparse.Namespace, out: TextIO) -> int:
-    args.json, args.batch = False, None
-    return await cmd_ask(core, args, out)
-
-
 async def cmd_export(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     workspace = await _workspace(core, args.workspace)
     team = await export_team(core.db, workspace.id)
@@ -359,7 +355,7 @@ def _command(args: argparse.Namespace) -> Command:
             "import": cmd_catalog_import,
             "reset": cmd_catalog_reset,
             "show": cmd_catalog_show,
-            "edit": cmd_catalog_edit,
+            "edit": cmd_ask,
         }
         return catalog_commands[args.catalog_command]
     commands: dict[str, Command] = {

@@ -8,7 +8,7 @@ which ends its active assignments and keeps its history answerable ("who was the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,7 +133,7 @@ async def replace_catalogue_in(
     kept: list[str] = []
     added: list[str] = []
     revived: list[str] = []
-    counts = [0, 0]
+    responsibilities_added = responsibilities_removed = 0
     named: set[str] = set()
     for position, role_spec in enumerate(spec.roles):
         name_key = key(role_spec.name)
@@ -150,15 +150,13 @@ async def replace_catalogue_in(
             kept.append(role_spec.name)
         role.name, role.position = role_spec.name, position
         merge_role_aliases(role, role_spec)
-        removed = _keep_only(role, role_spec.responsibilities)
-        counts[0] += merge_responsibilities(role, role_spec.responsibilities)
-        counts[1] += removed
+        responsibilities_removed += _keep_only(role, role_spec.responsibilities)
+        responsibilities_added += merge_responsibilities(role, role_spec.responsibilities)
     dropped = [r for k, r in existing.items() if k not in named and r.retired_at is None]
     ended: list[EndedHold] = []
     for role in dropped:
         role.retired_at = now
         ended.extend(await _end_holds(session, origin, role, now))
-    workspace_chain = list(spec.escalation_chain)
     await session.flush()
     plan = ReplacementPlan(
         kept=tuple(kept),
@@ -166,10 +164,11 @@ async def replace_catalogue_in(
         revived=tuple(revived),
         retired=tuple(r.name for r in dropped),
         ended=tuple(ended),
-        responsibilities_added=counts[0],
-        responsibilities_removed=counts[1],
+        responsibilities_added=responsibilities_added,
+        responsibilities_removed=responsibilities_removed,
     )
-    await _set_chain(session, workspace_id, workspace_chain)
+    workspace = await session.get_one(Workspace, workspace_id)
+    workspace.escalation_chain = list(spec.escalation_chain)
     await write_audit(
         session,
         origin,
@@ -189,13 +188,8 @@ def _plan_details(plan: ReplacementPlan) -> dict[str, Any]:
         "added": list(plan.added),
         "revived": list(plan.revived),
         "retired": list(plan.retired),
-        "ended": [e.__dict__ for e in plan.ended],
+        "ended": [asdict(e) for e in plan.ended],
     }
-
-
-async def _set_chain(session: AsyncSession, workspace_id: int, chain: list[str]) -> None:
-    workspace = await session.get_one(Workspace, workspace_id)
-    workspace.escalation_chain = chain
 
 
 NAME_LIMIT = 200
@@ -229,10 +223,15 @@ def _keep_only(role: Role, specs: tuple[ResponsibilitySpec, ...]) -> int:
     wanted = {key(s.text) for s in specs}
     dropped = [r for r in role.responsibilities if r.text_key not in wanted]
     for responsibility in dropped:
-        role.responsibilities.remove(responsibility)
-    for position, responsibility in enumerate(role.responsibilities):
-        responsibility.position = position
+        _drop(role, responsibility)
     return len(dropped)
+
+
+def _drop(role: Role, responsibility: Responsibility) -> None:
+    """Remove one responsibility (its keywords go with it) and close the gap in the numbering."""
+    role.responsibilities.remove(responsibility)
+    for position, kept in enumerate(role.responsibilities):
+        kept.position = position
 
 
 async def _end_holds(
@@ -258,18 +257,11 @@ async def _end_holds(
         people = ", ".join(e.person for e in ended)
         await write_audit(
             session,
-            ChangeOrigin(
-                origin.workspace_id,
-                project_id,
-                origin.actor_id,
-                origin.platform,
-                origin.channel,
-                origin.reason,
-            ),
+            replace(origin, project_id=project_id),
             action="retire_role",
             role_id=role.id,
             summary=f"retired {role.name} from the catalogue, ending {people}'s hold",
-            details={"role": role.name, "ended": [e.__dict__ for e in ended]},
+            details={"role": role.name, "ended": [asdict(e) for e in ended]},
             when=now,
         )
     return [e for ended in by_project.values() for e in ended]
@@ -284,7 +276,7 @@ class EditResult:
 
     summary: str
     role: str
-    ended: tuple[EndedHold, ...] = field(default=())
+    ended: tuple[EndedHold, ...] = ()
 
 
 Edit = Callable[
@@ -429,10 +421,7 @@ async def remove_responsibility(
     ) -> tuple[Role, EditResult]:
         role = _active_role(roles, role_name)
         responsibility = _responsibility(role, text)
-        kept = tuple(
-            ResponsibilitySpec(r.text) for r in role.responsibilities if r is not responsibility
-        )
-        _keep_only(role, kept)
+        _drop(role, responsibility)
         return role, EditResult(f"removed “{responsibility.text}” from {role.name}", role.name)
 
     return await _apply(db, origin, "remove_responsibility", edit)

@@ -48,40 +48,25 @@ _RESP = _value("text")
 
 @dataclass(frozen=True)
 class Command:
-    """One edit: which store change, whether the role must exist already, and its words."""
+    """One edit: the store change it makes, and the words after the role it passes, in order."""
 
-    action: str
     store_call: Callable[..., Awaitable[EditResult]]
+    words: tuple[str, ...] = ()
     names_existing_role: bool = True
 
 
 COMMANDS = {
-    "add_role": Command("add_role", changes.add_role, names_existing_role=False),
-    "rename_role": Command("rename_role", changes.rename_role),
-    "retire_role": Command("retire_role", changes.retire_role),
-    "add_responsibility": Command("add_responsibility", changes.add_responsibility),
-    "edit_responsibility": Command("edit_responsibility", changes.edit_responsibility),
-    "remove_responsibility": Command("remove_responsibility", changes.remove_responsibility),
-    "add_keyword": Command("add_keyword", changes.add_keyword),
-    "remove_keyword": Command("remove_keyword", changes.remove_keyword),
-    "add_alias": Command("add_alias", changes.add_alias),
-    "remove_alias": Command("remove_alias", changes.remove_alias),
+    "add_role": Command(changes.add_role, names_existing_role=False),
+    "rename_role": Command(changes.rename_role, ("new",)),
+    "retire_role": Command(changes.retire_role),
+    "add_responsibility": Command(changes.add_responsibility, ("text",)),
+    "edit_responsibility": Command(changes.edit_responsibility, ("text", "new")),
+    "remove_responsibility": Command(changes.remove_responsibility, ("text",)),
+    "add_keyword": Command(changes.add_keyword, ("text", "value")),
+    "remove_keyword": Command(changes.remove_keyword, ("text", "value")),
+    "add_alias": Command(changes.add_alias, ("value",)),
+    "remove_alias": Command(changes.remove_alias, ("value",)),
 }
-
-
-def _arguments(action: str, match: re.Match[str]) -> tuple[str, ...]:
-    """The store call's words after the role, in its order."""
-    if action in ("add_role", "retire_role"):
-        return ()
-    if action == "rename_role":
-        return (_group(match, "new"),)
-    if action in ("add_responsibility", "remove_responsibility"):
-        return (_group(match, "text"),)
-    if action == "edit_responsibility":
-        return (_group(match, "text"), _group(match, "new"))
-    if action in ("add_keyword", "remove_keyword"):
-        return (_group(match, "text"), _group(match, "value"))
-    return (_group(match, "value"),)  # aliases
 
 
 def handler(action: str) -> Callable[[Turn, re.Match[str]], Awaitable[Reply]]:
@@ -99,7 +84,10 @@ def handler(action: str) -> Callable[[Turn, re.Match[str]], Awaitable[Reply]]:
             role_name = role.name
         try:
             result = await command.store_call(
-                turn.db, origin(turn, None), role_name, *_arguments(action, match)
+                turn.db,
+                origin(turn, None),
+                role_name,
+                *(_group(match, word) for word in command.words),
             )
         except CatalogueConflict as conflict:
             return refusal(INTENT, str(conflict))
