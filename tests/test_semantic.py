@@ -9,12 +9,15 @@ import numpy as np
 from sqlalchemy import func, select
 
 from handlers.dispatch import Dispatcher
+from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import Matcher, Outcome
 from handlers.matching.registry import (
     MatcherRegistry,
+    WorkspaceIndex,
     catalog_entries,
     catalog_from_spec,
     default_role_ids,
+    list_items,
 )
 from handlers.matching.semantic import MiniLM, PhraseVectors, Vectors, shipped_vectors
 from handlers.message import Choice
@@ -181,3 +184,84 @@ async def test_a_picked_choice_answers_the_same_and_a_close_question_in_that_wor
     await catalogue_changes.replace_catalogue(database, other.id, TEAM)
     index = await services.matchers.index(other.id)
     assert index.matcher.match(question).outcome != Outcome.ANSWER
+
+
+def test_a_listed_responsibility_is_matched_item_by_item() -> None:
+    assert list_items("IT budget, headcount and hiring for the team") == (
+        "IT budget",
+        "headcount",
+        "hiring for the team",
+    )
+    assert list_items("Chair the weekly Change Advisory Board (CAB)") == (
+        "Chair the weekly Change Advisory Board",
+        "CAB",
+    )
+    assert list_items("Office Wi-Fi") == ("Office WiFi",)
+    assert list_items("Wi-Fi and the guest network") == (
+        "WiFi",
+        "the guest network",
+        "WiFi and the guest network",
+    )
+    assert list_items("Keep the release calendar") == ()
+    ops = CatalogueSpec(
+        (
+            RoleSpec(
+                "IT Operations Manager",
+                (ResponsibilitySpec("IT budget, headcount and hiring for the team"),),
+            ),
+            RoleSpec(
+                "Network Engineer", (ResponsibilitySpec("Office Wi-Fi and the guest network"),)
+            ),
+            *TEAM.roles,
+        )
+    )
+    words_only = Matcher(catalog_entries(catalog_from_spec(ops)))
+    for question, role in (
+        ("who owns the IT budget?", "IT Operations Manager"),
+        ("who handles headcount?", "IT Operations Manager"),
+        ("who looks after the office wifi?", "Network Engineer"),
+    ):
+        asked = words_only.match(question)
+        assert asked.outcome == Outcome.ANSWER, question
+        assert asked.best is not None and asked.best.target.role == role
+
+
+def test_a_word_the_team_catalogue_uses_is_its_work_not_a_workplace_matter() -> None:
+    desk = CatalogueSpec(
+        (
+            RoleSpec("Service Desk Lead", (ResponsibilitySpec("Service desk rota"),)),
+            RoleSpec("Change Manager", (ResponsibilitySpec("Chair the weekly change board"),)),
+            *TEAM.roles,
+        )
+    )
+    matcher = Matcher(catalog_entries(catalog_from_spec(desk)))
+    for question, role in (
+        ("who is our service desk lead?", "Service Desk Lead"),
+        ("who chairs the change board?", "Change Manager"),
+    ):
+        asked = matcher.match(question)
+        assert asked.outcome == Outcome.ANSWER, question
+        assert asked.best is not None and asked.best.target.role == role
+    # Where no responsibility names them, desks and chairs stay the building's.
+    default = Matcher(catalog_entries(catalog_from_spec(default_catalogue())))
+    assert default.match("who do I ask for a new desk chair?").outcome != Outcome.ANSWER
+
+
+def test_no_default_keyword_wins_a_question_for_a_role_the_team_added() -> None:
+    default = default_catalogue()
+    steward = RoleSpec(
+        "Model Input Steward", (ResponsibilitySpec("Model inputs, their owners and freshness"),)
+    )
+    catalog = catalog_from_spec(CatalogueSpec((*default.roles, steward)))
+    # "model inputs" is one of the default Data Scientist's hand-written keywords, and the example
+    # questions know it as the Data Scientist's.
+    scientist = next(r for r in default.roles if r.name == "Data Scientist")
+    assert any("model inputs" in r.keywords for r in scientist.responsibilities)
+    matcher = WorkspaceIndex(catalog, examples=shipped_model()).matcher
+    asked = matcher.match("who owns the model inputs?")
+    assert asked.outcome == Outcome.ANSWER
+    assert asked.best is not None and asked.best.target.role == "Model Input Steward"
+    # The keyword still serves the default role where no team role says the same.
+    alone = WorkspaceIndex(catalog_from_spec(default), examples=shipped_model()).matcher
+    kept = alone.match("who owns the model inputs?")
+    assert kept.best is not None and kept.best.target.role == "Data Scientist"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from functools import lru_cache
 
@@ -10,6 +11,7 @@ from handlers.matching.examples import ExampleModel, shipped_model
 from handlers.matching.matcher import CatalogEntry, Matcher, Target, Thresholds
 from handlers.matching.roles import RoleResolver
 from handlers.matching.semantic import PhraseVectors, shipped_vectors
+from handlers.matching.text import content_words, stem
 from seed.catalogue import CatalogueSpec, default_catalogue
 from store import catalog as catalog_queries
 from store import vectors as vector_queries
@@ -20,15 +22,62 @@ from store.records import Catalog, ResponsibilityRecord, RoleRecord
 
 def catalog_entries(catalog: Catalog) -> list[CatalogEntry]:
     entries: list[CatalogEntry] = []
+    kept = default_role_ids(catalog)
+    claimed = _claimed_by_team(catalog, kept)
     for role in catalog.roles:
         entries.append(CatalogEntry(Target(role.id, role.name), (role.name, *role.aliases)))
         for r in role.responsibilities:
+            keywords = r.keywords
+            if role.id in kept:
+                keywords = tuple(k for k in keywords if not _claimed(k, claimed))
             entries.append(
                 CatalogEntry(
-                    Target(role.id, role.name, r.id, r.text), (r.text, *r.keywords, *r.learned)
+                    Target(role.id, role.name, r.id, r.text),
+                    (r.text, *keywords, *r.learned),
+                    () if role.id in kept else list_items(r.text),
                 )
             )
     return entries
+
+
+def _stems(phrase: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in content_words(phrase))
+
+
+def _claimed_by_team(catalog: Catalog, kept: frozenset[int]) -> list[frozenset[str]]:
+    """The words of each name and responsibility of the roles a team added or reshaped."""
+    return [
+        stems
+        for role in catalog.roles
+        if role.id not in kept
+        for phrase in (role.name, *role.aliases, *(r.text for r in role.responsibilities))
+        if (stems := _stems(phrase))
+    ]
+
+
+def _claimed(keyword: str, claimed: list[frozenset[str]]) -> bool:
+    """Whether a team's own role says what a default keyword says ("feature store" where the team
+    added a Feature Store Engineer): the default's hand-written keywords help the default roles
+    only, and must not win the team's questions."""
+    stems = _stems(keyword)
+    return bool(stems) and any(stems <= phrase for phrase in claimed)
+
+
+# Where a responsibility written as a list breaks into its items: "IT budget, headcount and
+# hiring for the team"; "Chair the weekly Change Advisory Board (CAB)".
+_ITEM_BREAK = re.compile(r"\s*(?:[,;()]|\band\b|&|\s/\s)\s*", re.IGNORECASE)
+
+
+# A word written with a hyphen that people also write as one: "Wi-Fi" is "wifi", "on-prem" "onprem".
+_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+
+
+def list_items(text: str) -> tuple[str, ...]:
+    """The parts of a responsibility the words can match whole: the items of one that lists
+    several things, and the text with its hyphenated words written as one."""
+    joined = _HYPHEN.sub("", text)
+    items = tuple(i for i in (p.strip() for p in _ITEM_BREAK.split(joined)) if i)
+    return (*(items if len(items) > 1 else ()), *((joined,) if joined != text else ()))
 
 
 def catalog_from_spec(spec: CatalogueSpec, workspace_id: int = 0) -> Catalog:
@@ -47,7 +96,7 @@ def catalog_from_spec(spec: CatalogueSpec, workspace_id: int = 0) -> Catalog:
 
 
 def phrases(catalog: Catalog) -> list[str]:
-    return [p for entry in catalog_entries(catalog) for p in entry.phrases]
+    return [p for entry in catalog_entries(catalog) for p in (*entry.phrases, *entry.parts)]
 
 
 @lru_cache(maxsize=1)

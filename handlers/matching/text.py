@@ -225,14 +225,27 @@ def _is_cue(folded: list[str], i: int, yes_no: bool) -> bool:
     return not (word in _WHETHER_WORDS and (yes_no or before == "even" or folded[0] == "why"))
 
 
-def message_form(text: str) -> MessageForm:
+def message_form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
+    """`claimed`: words the catalogue itself uses. A word that elsewhere marks a workplace matter
+    or the wider world is the team's work when one of its responsibilities names it ("service
+    desk rota", "chair the change advisory board", "meeting room AV")."""
     # The sentences that ask are what the message asks; the rest is context ("I know you tell me
     # who owns pipelines, but what's your favourite colour?").
-    return _form(_asked(text))
+    return _form(_asked(text), claimed)
 
 
-def _form(text: str) -> MessageForm:
+def _unclaimed(marking: frozenset[str], claimed: frozenset[str]) -> frozenset[str]:
+    """The marking words the catalogue does not use, in any form ("chairs" where it says "chair")."""
+    if not claimed:
+        return marking
+    return frozenset(w for w in marking if w not in claimed and stem(w) not in claimed)
+
+
+def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
     folded = _WORD.findall(fold(text))
+    workplace = _unclaimed(WORKPLACE_WORDS, claimed)
+    world = _unclaimed(WORLD_WORDS, claimed)
+    generic = _unclaimed(GENERIC_WORDS, claimed)
     for i, word in enumerate(folded[:-1]):
         if word == "who" and folded[i + 1] in NON_OWNERSHIP_VERBS:
             return MessageForm.OTHER  # "who invented scrum?"
@@ -242,12 +255,12 @@ def _form(text: str) -> MessageForm:
         return MessageForm.OTHER  # "who created terraform": the world's tools, not our work
     if not asks_who and _THANKS.search(joined):
         return MessageForm.OTHER
-    if _ELSEWHERE.search(joined) or any(word in WORLD_WORDS for word in folded):
+    if _ELSEWHERE.search(joined) or any(word in world for word in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
-    if any(word in WORKPLACE_WORDS for word in folded) or _WORKPLACE.search(joined):
+    if any(word in workplace for word in folded) or _workplace_phrase(joined, claimed):
         # "who do I send my sick note to": HR or the building, not the project.
         return MessageForm.OTHER
-    if any(word in GENERIC_WORDS for word in folded):
+    if any(word in generic for word in folded):
         return MessageForm.OTHER  # "what does a scrum master earn": the role in general
     if not asks_who and any(word in KNOWLEDGE_WORDS for word in folded):
         return MessageForm.OTHER  # "can someone explain drift vs concept drift"
@@ -272,3 +285,12 @@ def _form(text: str) -> MessageForm:
     if not text.rstrip().endswith("?") and not _ASKS.match(joined):
         return MessageForm.OTHER  # "our data scientist is out sick today": news, not a question
     return MessageForm.UNMARKED
+
+
+def _workplace_phrase(joined: str, claimed: frozenset[str]) -> bool:
+    """A workplace phrase in the message that the catalogue does not claim: all of a phrase's
+    content words in the catalogue ("meeting room" for a team whose work is meeting-room AV)."""
+    return any(
+        not (claimed and all(stem(w) in claimed for w in found.split() if w not in STOP_WORDS))
+        for found in _WORKPLACE.findall(joined)
+    )
