@@ -53,6 +53,9 @@ DEFAULT_SETS = {
 TUNING = ("ml-platform", "it-operations", "reshaped-default")
 # Never tuned anything: scored once, after the last change to the matcher.
 BLIND = ("product-engineering", "data-analytics", "research-lab", "fintech-risk")
+# Written blind and held back: the four above are spent (scored after the last change), so this one
+# is scored only after the next change to the matcher, and then joins BLIND.
+HELD = ("ecommerce-search",)
 
 
 @dataclass(frozen=True)

@@ -265,3 +265,14 @@ def test_no_default_keyword_wins_a_question_for_a_role_the_team_added() -> None:
     alone = WorkspaceIndex(catalog_from_spec(default), examples=shipped_model()).matcher
     kept = alone.match("who owns the model inputs?")
     assert kept.best is not None and kept.best.target.role == "Data Scientist"
+
+
+async def test_the_model_runs_off_the_event_loop_with_the_same_verdicts() -> None:
+    matcher = Matcher(catalog_entries(catalog_from_spec(TEAM)), vectors=shipped_vectors())
+    for question in (
+        "who writes up the postmortem after an outage?",  # meaning answers
+        "who cuts the release branch?",  # the words answer
+        "the release branch was cut late again",  # a statement: choices at most
+        "where can I park my bike?",
+    ):
+        assert await matcher.match_off_loop(question) == matcher.match(question), question

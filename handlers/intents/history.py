@@ -124,7 +124,7 @@ async def handle_who_handled(turn: Turn, match: re.Match[str]) -> Reply:
         )
     start, end, said = span
     index = await turn.index()
-    result = index.matcher.match(match["topic"])
+    result = await index.matcher.match_off_loop(match["topic"])
     if result.outcome != Outcome.ANSWER or result.best is None:
         return refusal(
             INTENT, f"I don't know which role handles “{match['topic']}”. Try “history of <role>”."

@@ -145,7 +145,7 @@ async def _in_named_project(
     if len(named) != 1:
         return turn, result
     project = named[0]
-    again = index.matcher.match(question, local_names=frozenset(words(project.name)))
+    again = await index.matcher.match_off_loop(question, local_names=frozenset(words(project.name)))
     return dataclasses.replace(turn, project=project), again
 
 
@@ -154,7 +154,7 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     if turn.message.choice is not None:
         return await _chosen(turn, index)
     question = match["text"].strip()
-    result = index.matcher.match(question)
+    result = await index.matcher.match_off_loop(question)
     if result.elsewhere:
         turn, result = await _in_named_project(turn, question, index, result)
     if result.outcome == Outcome.ANSWER and result.best is not None:

@@ -11,6 +11,7 @@ to the few phrases that share a word with it, so cost grows with the answer, not
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import math
 import re
@@ -498,17 +499,34 @@ class Matcher:
         """The stages in order: the words (lexical score and the message's form), then, when the
         words do not answer, the meaning."""
         limits = thresholds or self.thresholds
+        words, final = self._by_words(assessment, limits)
+        if final:
+            return words  # the fast path: the words were enough
+        return self._by_meaning(words, assessment, limits)
+
+    async def match_off_loop(
+        self, question: str, local_names: frozenset[str] = frozenset()
+    ) -> Match:
+        """As `match`, with the embedding model run in a worker thread: onnxruntime releases the
+        GIL, so the event loop serves other turns meanwhile (a replica has more than one core)."""
+        assessment = self.assess(question, local_names)
+        words, final = self._by_words(assessment, self.thresholds)
+        if final:
+            return words
+        meaning = await asyncio.to_thread(self.meaning, question)
+        return self._by_meaning(words, replace(assessment, meaning=meaning), self.thresholds)
+
+    def _by_words(self, assessment: Assessment, limits: Thresholds) -> tuple[Match, bool]:
+        """The words' verdict, and whether it is final (the meaning has nothing to add)."""
         if assessment.elsewhere:
             # "who is the product owner of chatgpt", "who's spotify's chief architect": a role
             # named outright, but placed somewhere this catalogue knows nothing of.
             match = self.decide(assessment.ranked, limits, form=MessageForm.OTHER)
-            return replace(match, elsewhere=match.outcome != Outcome.UNKNOWN)
+            return replace(match, elsewhere=match.outcome != Outcome.UNKNOWN), True
         match = self.decide(assessment.ranked, limits, form=assessment.form)
         if match.outcome == Outcome.CLARIFY:
             match = self._settle(match, assessment, limits)
-        if match.outcome == Outcome.ANSWER or self._semantic is None:
-            return match  # the fast path: the words were enough
-        return self._by_meaning(match, assessment, limits)
+        return match, match.outcome == Outcome.ANSWER or self._semantic is None
 
     def meaning(self, question: str) -> tuple[RoleCloseness, ...]:
         """The roles closest to the question in meaning, closest first (empty without a model)."""
