@@ -73,6 +73,10 @@ async def test_web_api_calls_are_answered_and_recorded() -> None:
         assert eph["message_ts"]
 
         await client.chat_update(channel="C1", ts=first["ts"], text="Bob owns it", blocks=[])
+        # As Slack: an ephemeral message, or one never posted, is not found by chat.update.
+        for ts in (eph["message_ts"], "1700000099.000100"):
+            with pytest.raises(SlackApiError, match="message_not_found"):
+                await client.chat_update(channel="C1", ts=ts, text="no")
         home = {"type": "home", "blocks": BLOCKS}
         published = await client.views_publish(user_id="U2", view=home)
         assert published["view"]["type"] == "home"
@@ -85,6 +89,8 @@ async def test_web_api_calls_are_answered_and_recorded() -> None:
             "chat.postMessage",
             "chat.postMessage",
             "chat.postEphemeral",
+            "chat.update",
+            "chat.update",
             "chat.update",
             "views.publish",
         ]

@@ -162,7 +162,10 @@ async def _check_replicas(first: str, second: str, slack: FakeSlack, pg: str, sc
     buttons = [e for b in asked.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     picked = next(b for b in buttons if "MLOps" in b["text"]["text"])
     click = block_actions_body(
-        "whoowns_button_0", picked["value"], response_url=slack.response_url("c")
+        "whoowns_button_0",
+        picked["value"],
+        response_url=slack.response_url("c"),
+        message_ts=asked.response["ts"],
     )
     await post_signed(f"{first}/slack/events", click, secret=SECRET, content_type=FORM)
     await slack.wait_for("chat.update")

@@ -84,9 +84,12 @@ class Server:
         assert status == 200
         return await self.next_reply(before, methods=("response_url",))
 
-    async def click(
-        self, value: str, *, user: str = "U1", channel: str = "C1", ts: str = "1700000000.000100"
-    ) -> SlackCall:
+    async def click(self, on: SlackCall, value: str, *, user: str = "U1") -> SlackCall:
+        """A click on a button of the bot's message `on`: a post, or a private (ephemeral) reply,
+        which Slack says is ephemeral and which only its response_url can change."""
+        ephemeral = on.method != "chat.postMessage"
+        channel = str(on.args.get("channel", "C1")) if ephemeral else on.response["channel"]
+        ts = on.response.get("message_ts", "1700000099.000100") if ephemeral else on.response["ts"]
         before = len(self.slack.calls)
         body = block_actions_body(
             "whoowns_button_0",
@@ -95,10 +98,13 @@ class Server:
             channel=channel,
             message_ts=ts,
             response_url=self.slack.response_url("click"),
+            is_ephemeral=ephemeral,
         )
         status, _ = await post_signed(self.events_url, body, secret=SECRET, content_type=FORM)
         assert status == 200
-        return await self.next_reply(before, methods=("chat.update", "chat.postEphemeral"))
+        return await self.next_reply(
+            before, methods=("chat.update", "chat.postEphemeral", "response_url")
+        )
 
     async def next_reply(
         self, before: int, methods: tuple[str, ...] = ("chat.postMessage", "chat.postEphemeral")
@@ -306,10 +312,22 @@ async def test_did_you_mean_buttons_answer_and_teach(server: Server) -> None:
     buttons = buttons_of(asked)
     assert len(buttons) == 3 and all(b["action_id"].startswith("whoowns_button_") for b in buttons)
     picked = next(b for b in buttons if "MLOps" in b["text"]["text"])
-    updated = await server.click(picked["value"], user="U2")
+    updated = await server.click(asked, picked["value"], user="U2")
     assert updated.method == "chat.update" and "MLOps Engineer" in text_of(updated)
     again = await server.mention("who handles metrics?", user="U3")
     assert buttons_of(again) == [] and "MLOps Engineer" in text_of(again)
+
+
+async def test_a_click_on_a_private_reply_replaces_it_through_its_response_url(
+    server: Server,
+) -> None:
+    asked = await server.command("who handles metrics")
+    assert asked.method == "response_url" and asked.args["response_type"] == "ephemeral"
+    picked = next(b for b in buttons_of(asked) if "MLOps" in b["text"]["text"])
+    answered = await server.click(asked, picked["value"], user="U2")
+    assert answered.method == "response_url" and answered.args["replace_original"] is True
+    assert answered.args["response_type"] == "ephemeral" and "MLOps Engineer" in text_of(answered)
+    assert server.slack.calls_to("chat.update") == []
 
 
 async def test_escalation_dms_the_scrum_master_with_buttons_that_work(server: Server) -> None:
@@ -325,10 +343,10 @@ async def test_escalation_dms_the_scrum_master_with_buttons_that_work(server: Se
         json.loads(ack["value"]) == {"command": "ack #1"} and "Resolve" in resolve["text"]["text"]
     )
 
-    refused = await server.click(ack["value"], user="U2", channel="DU2")
+    refused = await server.click(notice, ack["value"], user="U2")
     assert refused.method == "chat.postEphemeral"
     before = len(server.slack.calls)
-    acked = await server.click(ack["value"], user="U3", channel="DU3")
+    acked = await server.click(notice, ack["value"], user="U3")
     assert acked.method == "chat.update" and "acknowledged" in text_of(acked)
     told = await _wait_dms(server, "U1", before)
     assert "acknowledged your blocker #1" in text_of(told[0])

@@ -17,6 +17,7 @@ from aiohttp import web
 from botbuilder.schema import Activity, Attachment, ChannelAccount, Mention
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
+from jsonschema import Draft4Validator
 
 from bot.server import create_app
 from bot.settings import Settings
@@ -339,8 +340,37 @@ def test_the_package_holds_a_valid_manifest_with_the_bot_id(tmp_path: Path) -> N
         assert package.read("color.png").startswith(b"\x89PNG")
     assert manifest["id"] == app_id and manifest["bots"][0]["botId"] == app_id
     assert "{{" not in json.dumps(manifest)
+    schema_file = Path(__file__).parent / "data" / "teams" / "MicrosoftTeams.v1.16.schema.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    assert manifest["manifestVersion"] == schema["properties"]["manifestVersion"]["const"]
+    # Every violation, not only the first, so that one run shows all there is to mend.
+    errors = [error.message for error in Draft4Validator(schema).iter_errors(manifest)]
+    assert errors == []
     with pytest.raises(PackageError, match="GUID"):
         build_package("not-an-id", out)
+
+
+async def test_a_reply_is_retried_through_throttling_and_server_errors(server: Server) -> None:
+    connector = server.connector
+    connector.fail(429, times=1, retry_after=1)
+    assert "Data Scientist" in text_of(await server.personal("who handles data drift?"))
+    connector.fail(503, times=2)
+    assert "Data Scientist" in text_of(await server.personal("who handles data drift?"))
+    assert [s.status for s in connector.sent if s.operation == "reply"] == [429, 200, 503, 503, 200]
+
+
+async def test_reply_retries_are_bounded(server: Server) -> None:
+    connector = server.connector
+    connector.fail(500)
+    status = await server.post(
+        personal_message("who handles data drift?", service_url=connector.service_url)
+    )
+    connector.recover()
+    # The answer: the first attempt and three retries; then the turn's apology, bounded alike.
+    replies = [s for s in connector.sent if s.operation == "reply"]
+    assert [s.status for s in replies] == [500] * 8
+    assert "Data Scientist" in text_of(replies[3]) and "went wrong" in text_of(replies[4])
+    assert status in (200, 201)
 
 
 async def test_a_store_outage_gets_a_short_message(connector: FakeConnector) -> None:

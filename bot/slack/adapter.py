@@ -311,6 +311,7 @@ class SlackAdapter:
         ack: Callable[..., Awaitable[None]],
         body: dict[str, Any],
         action: dict[str, Any],
+        respond: Callable[..., Awaitable[Any]],
         context: dict[str, Any],
     ) -> None:
         await ack()
@@ -332,6 +333,16 @@ class SlackAdapter:
                 choice=click.choice,
             )
             if reply is None or channel is None:
+                return
+            if (body.get("container") or {}).get("is_ephemeral"):
+                # A private reply's buttons: Slack changes an ephemeral message only through the
+                # interaction's response_url, never with chat.update.
+                await respond(
+                    text=render.reply_text(reply),
+                    blocks=render.reply_blocks(reply),
+                    response_type="ephemeral",
+                    replace_original=True,
+                )
                 return
             message_ts = body.get("container", {}).get("message_ts") or body.get("message", {}).get(
                 "ts"

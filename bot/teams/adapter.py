@@ -260,9 +260,13 @@ class TeamsAdapter:
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
         log.exception("teams: turn failed", exc_info=error)
-        await turn_context.send_activity(
-            "Sorry, something went wrong on my side. Please try again."
-        )
+        try:
+            await turn_context.send_activity(
+                "Sorry, something went wrong on my side. Please try again."
+            )
+        except Exception:
+            # The connector itself is failing (its retries spent): the turn is over either way.
+            log.exception("teams: could not tell the user that the turn failed")
 
     # --- conversation --------------------------------------------------------------------------
 

@@ -4,13 +4,15 @@ botframework-connector's async client sends through msrest's default pipeline, w
 `requests` in a thread pool: every reply costs a thread hop, a synchronous HTTP stack and the GIL
 contention that comes with them, and under load that pool is what a Teams turn waits on. msrest
 lets a client's pipeline be replaced; this one keeps botbuilder's policies (user agent, the
-credentials' bearer token, body decoding, logging) and only swaps the sender for an aiohttp
-session shared by all connector clients.
+credentials' bearer token, body decoding, logging) and swaps the sender for an aiohttp session
+shared by all connector clients. msrest's sender also retried; `_Retry` keeps that, bounded, so a
+reply within a turn survives a connector hiccup (proactive messages go through the outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
@@ -21,11 +23,29 @@ from msrest.serialization import Model, Serializer
 from msrest.universal_http import ClientRequest
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from bot.teams.activity_json import Unsupported, json_native, write_model
 
+log = logging.getLogger(__name__)
+
 _Request = Request[ClientRequest]
 _Response = Response[ClientRequest, AsyncClientResponse]
+
+# What msrest retried (408 and the 5xx but 501 and 505), and the connector's throttling (429),
+# whose Retry-After is honoured. Three retries with 0.8, 1.6, 3.2 s between, as msrest did; no wait
+# longer than MAX_WAIT, so a turn is never held for long.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+ATTEMPTS = 4
+BACKOFF = 0.8
+MAX_WAIT = 8.0
 
 
 class _ActivitySerializer(Serializer):
@@ -71,6 +91,56 @@ class _BearerToken(AsyncHTTPPolicy[ClientRequest, AsyncClientResponse]):
         request.http_request.headers.update(signed.headers)
         assert self.next is not None  # the pipeline links every policy to the next
         return await self.next.send(request, **kwargs)
+
+
+def _retryable(response: _Response) -> bool:
+    return response.http_response.status_code in RETRY_STATUSES
+
+
+_backoff = wait_exponential(multiplier=BACKOFF, max=MAX_WAIT)
+
+
+def _wait(state: RetryCallState) -> float:
+    outcome = state.outcome
+    if outcome is not None and not outcome.failed:
+        after = str(outcome.result().http_response.headers.get("Retry-After", ""))
+        if after.isdigit():
+            return min(float(after), MAX_WAIT)
+    return float(_backoff(state))
+
+
+def _log_retry(state: RetryCallState) -> None:
+    outcome = state.outcome
+    if outcome is None:
+        return
+    why = (
+        repr(outcome.exception())
+        if outcome.failed
+        else f"HTTP {outcome.result().http_response.status_code}"
+    )
+    log.warning("teams: connector call failed (%s); retry %d", why, state.attempt_number)
+
+
+class _Retry(AsyncHTTPPolicy[ClientRequest, AsyncClientResponse]):
+    """Bounded retries of connection errors, timeouts and the statuses above; after the last
+    attempt the connector's own answer (or error) goes on to msrest, which raises as it would."""
+
+    def __init__(self, attempts: int = ATTEMPTS) -> None:
+        super().__init__()
+        self._retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=_wait,
+            retry=retry_if_exception_type((aiohttp.ClientConnectionError, TimeoutError))
+            | retry_if_result(_retryable),
+            before_sleep=_log_retry,
+            reraise=True,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+
+    async def send(self, request: _Request, **kwargs: Any) -> _Response:
+        assert self.next is not None  # the pipeline links every policy to the next
+        response: _Response = await self._retrying(self.next.send, request, **kwargs)
+        return response
 
 
 class _LoadedResponse(AsyncClientResponse):
@@ -125,6 +195,7 @@ def use_aiohttp(client: Any, session: aiohttp.ClientSession) -> Any:
     config = client.config
     policies = [
         config.user_agent_policy,
+        _Retry(),
         _BearerToken(config.credentials),
         RawDeserializer(),
         config.http_logger_policy,

@@ -554,6 +554,7 @@ class FakeConnector(LocalServer):
         self.sent: list[SentActivity] = []
         self._changed = asyncio.Condition()
         self._failure: tuple[int, int | None, str | None] | None = None
+        self._retry_after: int | None = None
         self._conversations: dict[tuple[str, ...], str] = {}
         self._conv_ids = itertools.count(1)
 
@@ -614,14 +615,24 @@ class FakeConnector(LocalServer):
         """Forget recorded requests (a failure set with `fail` stays)."""
         self.sent.clear()
 
-    def fail(self, status: int = 500, times: int | None = None, *, code: str | None = None) -> None:
+    def fail(
+        self,
+        status: int = 500,
+        times: int | None = None,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         """Answer the next `times` sends, replies, updates and conversation creations (None: all,
-        until `recover`) with `status` and an ErrorResponse body ({"error": {"code", ...}}).
+        until `recover`) with `status` and an ErrorResponse body ({"error": {"code", ...}}), and
+        a Retry-After header of `retry_after` seconds if given (as the connector throttles).
 
-        Mind ConnectorClient's retries: a 5xx PUT (update) is retried up to 3 times, with backoff
-        (0, 1.6, 3.2 s), so each failing update consumes up to 4 of `times`; POSTs are not retried.
+        Mind the client's retries: botbuilder's stock ConnectorClient retries a 5xx PUT (update)
+        up to 3 times, with backoff (0, 1.6, 3.2 s), and no POST; whoowns' pipeline retries both,
+        so each failing call consumes up to 4 of `times`.
         """
         self._failure = (status, times, code)
+        self._retry_after = retry_after
 
     def recover(self) -> None:
         """Undo `fail`."""
@@ -729,4 +740,9 @@ class FakeConnector(LocalServer):
                 path=path,
             )
         )
-        return web.json_response(payload, status=status)
+        headers = (
+            {"Retry-After": str(self._retry_after)}
+            if failure is not None and self._retry_after is not None
+            else None
+        )
+        return web.json_response(payload, status=status, headers=headers)

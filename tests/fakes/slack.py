@@ -24,7 +24,7 @@ import string
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -56,13 +56,15 @@ class SlackCall:
     `method` is the Web API method ("chat.postMessage") or "response_url"; `args` holds the
     query, form or JSON arguments (JSON-carrying form fields such as `blocks` decoded, `token`
     removed); `token` comes from the Authorization header or the `token` argument; `name` is the
-    name given to `FakeSlack.response_url` for response_url calls.
+    name given to `FakeSlack.response_url` for response_url calls; `response` is what the fake
+    answered a Web API call (filled in once it has answered).
     """
 
     method: str
     args: dict[str, Any]
     token: str | None
     name: str | None = None
+    response: JsonDict = field(default_factory=dict, compare=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,9 +288,13 @@ def block_actions_payload(
     block_id: str = "b1",
     button_text: str = "Button",
     api_app_id: str = "A1",
+    is_ephemeral: bool = False,
 ) -> JsonDict:
-    """A `block_actions` interactivity payload for a button click on a bot message."""
-    return {
+    """A `block_actions` interactivity payload for a button click on a bot message.
+
+    A click on an ephemeral message (a private reply) says so in `container.is_ephemeral`, and
+    Slack sends no `message` object for it: such a message exists only in that user's client."""
+    payload: JsonDict = {
         "type": "block_actions",
         "user": {"id": user, "username": user_name, "name": user_name, "team_id": team_id},
         "api_app_id": api_app_id,
@@ -297,7 +303,7 @@ def block_actions_payload(
             "type": "message",
             "message_ts": message_ts,
             "channel_id": channel,
-            "is_ephemeral": False,
+            "is_ephemeral": is_ephemeral,
         },
         "trigger_id": new_trigger_id(),
         "team": {"id": team_id, "domain": "testteam"},
@@ -326,6 +332,9 @@ def block_actions_payload(
             }
         ],
     }
+    if is_ephemeral:
+        del payload["message"]
+    return payload
 
 
 def block_actions_body(
@@ -342,6 +351,7 @@ def block_actions_body(
     block_id: str = "b1",
     button_text: str = "Button",
     api_app_id: str = "A1",
+    is_ephemeral: bool = False,
 ) -> str:
     """A `block_actions` POST body: form-encoded `payload=<json>` like Slack interactivity."""
     payload = block_actions_payload(
@@ -357,6 +367,7 @@ def block_actions_body(
         block_id=block_id,
         button_text=button_text,
         api_app_id=api_app_id,
+        is_ephemeral=is_ephemeral,
     )
     return urlencode({"payload": json.dumps(payload)})
 
@@ -442,6 +453,9 @@ class FakeSlack(LocalServer):
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1)
         self._tickets: set[str] = set()
+        # Messages the bot posted, by (channel, ts): only these can be changed with chat.update.
+        # Ephemeral ones are not among them; Slack changes those only through a response_url.
+        self.messages: dict[tuple[str, str], JsonDict] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._handlers: dict[str, Callable[[dict[str, Any], str | None], JsonDict]] = {
             "auth.test": self._auth_test,
@@ -545,7 +559,8 @@ class FakeSlack(LocalServer):
         arg_token = args.pop("token", None)
         if token is None and isinstance(arg_token, str):
             token = arg_token
-        await self._record(SlackCall(method, args, token))
+        call = SlackCall(method, args, token)
+        await self._record(call)
 
         handler = self._handlers.get(method)
         if handler is None:
@@ -559,7 +574,8 @@ class FakeSlack(LocalServer):
         if error is not None:
             return _error_response(error)
         headers = {"x-oauth-scopes": _BOT_SCOPES} if method == "auth.test" else None
-        return _slack_json(handler(args, token), headers=headers)
+        call.response.update(handler(args, token))
+        return _slack_json(call.response, headers=headers)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         text = await request.text()
@@ -672,7 +688,9 @@ class FakeSlack(LocalServer):
             return {"ok": False, "error": error}
         ts = self._next_ts()
         channel = self._resolve_channel(str(args["channel"]))
-        return {"ok": True, "channel": channel, "ts": ts, "message": self._message(args, ts)}
+        message = self._message(args, ts)
+        self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _chat_post_ephemeral(self, args: dict[str, Any], token: str | None) -> JsonDict:
         error = self._message_error(args)
@@ -687,8 +705,11 @@ class FakeSlack(LocalServer):
         if error is not None:
             return {"ok": False, "error": error}
         ts = args.get("ts")
-        if not isinstance(ts, str) or not ts:
+        channel = self._resolve_channel(str(args["channel"]))
+        if not isinstance(ts, str) or (channel, ts) not in self.messages:
+            # As Slack: an ephemeral message, or one the bot did not post, cannot be updated.
             return {"ok": False, "error": "message_not_found"}
+        self.messages[(channel, ts)] = self._message(args, ts)
         return {
             "ok": True,
             "channel": str(args["channel"]),
