@@ -1,7 +1,8 @@
 """The aiohttp server: one application with the chat adapters' routes, health, and background work.
 
 `create_app(settings)` is the wiring place for the server: it opens the core (database upgraded,
-matchers, dispatcher), builds each enabled adapter, and runs the reminder loop. On SIGTERM aiohttp
+matchers, dispatcher), builds each enabled adapter, and runs the reminder loop and the outbox's
+delivery worker (each adapter is its platform's deliverer). On SIGTERM aiohttp
 stops accepting requests and finishes those in flight; then work acked but still running is awaited,
 and the database closed.
 """
@@ -20,17 +21,17 @@ from aiohttp.typedefs import Handler
 from sqlalchemy.engine import make_url
 
 from bot.app import Core, open_core
+from bot.delivery import Deliverer, DeliveryWorker
 from bot.inflight import InFlight
 from bot.logs import REQUEST_ID, new_request_id
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
 from bot.teams.adapter import TeamsAdapter
-from handlers.message import Notification
+from handlers.message import Message, Reply
 from handlers.reminders import reminder_loop
 from store import escalations, events
 from store.db import StoreUnavailable
-from store.records import EscalationRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Running:
     teams: TeamsAdapter
     metrics: Metrics
     slack: SlackAdapter | None = None
+    delivery: DeliveryWorker | None = None
 
 
 RUNNING = web.AppKey("running", Running)
@@ -83,19 +85,6 @@ def describe(settings: Settings, host: str, port: int) -> list[str]:
     return lines
 
 
-async def _deliver(
-    running: Running, escalation: EscalationRecord, notes: list[Notification]
-) -> None:
-    if escalation.platform == "slack" and running.slack is not None:
-        await running.slack.deliver(notes)
-    elif escalation.platform == "teams":
-        await running.teams.deliver_in_channel(escalation.workspace, escalation.channel, notes)
-    elif notes:
-        log.info(
-            "reminder #%s: no adapter for %s to deliver it", escalation.number, escalation.platform
-        )
-
-
 async def _maintenance(running: Running) -> None:
     while True:
         await asyncio.sleep(MAINTENANCE_EVERY)
@@ -122,11 +111,22 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         gc.collect()
         gc.freeze()
 
-        async def deliver(escalation: EscalationRecord, notes: list[Notification]) -> None:
-            await _deliver(running, escalation, notes)
+        deliverers: dict[str, Deliverer] = {"teams": teams}
+        if running.slack is not None:
+            deliverers["slack"] = running.slack
+        worker = DeliveryWorker(core.db, deliverers, settings.delivery, core.services.now)
+        running.delivery = worker
 
+        def wake_on_notifications(message: Message, reply: Reply, _elapsed: float) -> None:
+            if reply.notifications:
+                worker.wake()
+
+        core.dispatcher.observers.append(wake_on_notifications)
         tasks = [
-            asyncio.create_task(reminder_loop(core.services, deliver, settings.reminder_interval)),
+            asyncio.create_task(
+                reminder_loop(core.services, settings.reminder_interval, sent=worker.wake)
+            ),
+            asyncio.create_task(worker.run()),
             asyncio.create_task(_maintenance(running)),
         ]
         try:

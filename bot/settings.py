@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from bot.delivery import DeliveryPolicy
 from bot.slack.adapter import SlackConfig
 from bot.teams.adapter import TeamsConfig
 from handlers.turn import MANAGING_ROLES, HandlerConfig
@@ -135,6 +136,8 @@ class Settings:
     new_catalogue: CatalogueSpec | None = None
     # Roles whose holders manage the team (assign anyone, edit the catalogue): WHOOWNS_MANAGING_ROLES.
     managing_roles: tuple[str, ...] = MANAGING_ROLES
+    # How the outbox's notifications are retried: WHOOWNS_OUTBOX_GIVE_UP_MINUTES bounds how long.
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
     @property
     def slack_mode(self) -> str:
@@ -165,6 +168,9 @@ class Settings:
             database_schema=_schema(env, url),
             new_catalogue=_new_catalogue(env),
             managing_roles=_names(env, "WHOOWNS_MANAGING_ROLES") or MANAGING_ROLES,
+            delivery=DeliveryPolicy(
+                give_up_after=_minutes(env, "WHOOWNS_OUTBOX_GIVE_UP_MINUTES", 24 * 60)
+            ),
         )
 
     def handler_config(self) -> HandlerConfig:

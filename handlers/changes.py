@@ -131,16 +131,26 @@ async def apply_and_confirm(
     until: datetime | None = None,
 ) -> Reply:
     """Apply a change (audited, in one transaction) and confirm it to everyone it touches."""
+
+    def confirmed(result: ChangeResult) -> Reply:
+        return confirm(turn, intent, role, result, reason=reason, unchanged=unchanged, until=until)
+
     result = await assignments.apply_change(
-        turn.db, origin(turn, reason), change, now=turn.services.now()
+        turn.db,
+        origin(turn, reason),
+        change,
+        now=turn.services.now(),
+        notify=lambda result: turn.outbox(confirmed(result).notifications),
     )
-    return confirm(turn, intent, role, result, reason=reason, unchanged=unchanged, until=until)
+    return confirmed(result)
 
 
 def _notify(turn: Turn, person: PersonRecord, body: Line) -> list[Notification]:
     if person.id == turn.sender.id:
         return []
-    return [Notification(person.user_id, person.name, (body,))]
+    return [
+        Notification(person.user_id, person.name, (body,), fallback_channel=turn.message.channel)
+    ]
 
 
 def confirm(

@@ -76,7 +76,12 @@ def notice(
     )
     return [
         Notification(
-            h.person.user_id, h.person.name, body, actions(escalation.number), escalation.number
+            h.person.user_id,
+            h.person.name,
+            body,
+            actions(escalation.number),
+            escalation.number,
+            fallback_channel=escalation.channel,
         )
         for h in holders
     ]
@@ -90,7 +95,10 @@ def tell_raiser(
         return []
     said = f" {what} your blocker #{escalation.number}: “{escalation.text}”."
     body = (line(mention(turn.sender), said + (f" Note: {note}" if note else "")),)
-    return [Notification(raiser.user_id, raiser.name, body, (), escalation.number)]
+    # Mentioned, if need be, where the blocker was raised: not where the one who acted on it is.
+    return [
+        Notification(raiser.user_id, raiser.name, body, (), escalation.number, escalation.channel)
+    ]
 
 
 def summary_line(escalation: EscalationRecord) -> Line:

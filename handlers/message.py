@@ -153,10 +153,38 @@ class Notification:
     body: tuple[Line, ...]
     actions: tuple[Action, ...] = ()
     escalation: int | None = None
+    # Where the matter came up (the blocker's channel, the change's conversation): a platform that
+    # cannot message the person directly mentions them there.
+    fallback_channel: str | None = None
 
     @property
     def text(self) -> str:
         return "\n".join(plain(line) for line in self.body)
+
+    def payload(self) -> dict[str, Any]:
+        """What the outbox keeps (JSON); `from_payload` rebuilds the notification from it."""
+        return {
+            "body": [
+                [p if isinstance(p, str) else {"user": p.user_id, "name": p.name} for p in parts]
+                for parts in self.body
+            ],
+            "actions": [[a.label, a.command, a.style] for a in self.actions],
+            "escalation": self.escalation,
+        }
+
+    @classmethod
+    def from_payload(
+        cls, user_id: str, name: str, payload: dict[str, Any], fallback_channel: str | None = None
+    ) -> Notification:
+        body = tuple(
+            tuple(
+                p if isinstance(p, str) else PersonMention(str(p["user"]), str(p["name"]))
+                for p in parts
+            )
+            for parts in payload.get("body", [])
+        )
+        actions = tuple(Action(*map(str, a)) for a in payload.get("actions", []))
+        return cls(user_id, name, body, actions, payload.get("escalation"), fallback_channel)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"user": self.user_id, "name": self.name, "text": self.text}

@@ -2,25 +2,24 @@
 
 `send_due_reminders` is one pass; the server runs it periodically (`reminder_loop`). It is safe with
 several replicas on one database: `store.escalations.claim_due_reminders` hands each due reminder to
-exactly one caller.
+exactly one caller, and writes its notifications to the outbox in the same transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from handlers.escalation_common import chain_after, first_held, notice
 from handlers.message import Notification
-from handlers.turn import Services
+from handlers.turn import Services, outgoing
 from store import escalations
 from store.db import StoreUnavailable
+from store.outbox import Outgoing
 from store.records import Catalog, EscalationRecord
 
 log = logging.getLogger(__name__)
-
-Deliver = Callable[[EscalationRecord, list[Notification]], Awaitable[None]]
 
 
 def next_roles(catalog: Catalog) -> dict[int, int]:
@@ -34,37 +33,47 @@ def next_roles(catalog: Catalog) -> dict[int, int]:
 
 
 async def send_due_reminders(
-    services: Services, deliver: Deliver | None = None
+    services: Services,
 ) -> list[tuple[EscalationRecord, list[Notification]]]:
+    """One pass: each due reminder is claimed, moved up the chain, and its notifications written
+    to the outbox in that same transaction, for the delivery worker to send."""
     now = services.now()
     sent: list[tuple[EscalationRecord, list[Notification]]] = []
     for workspace_id in await escalations.workspaces_with_due_reminders(services.db, now):
         catalog = (await services.matchers.index(workspace_id)).catalog
-        claimed = await escalations.claim_due_reminders(
+
+        async def compose(
+            escalation: EscalationRecord, catalog: Catalog = catalog
+        ) -> list[Outgoing]:
+            role = catalog.role(escalation.current_role_id)
+            if role is None:
+                return []
+            _, holders, _ = await first_held(services.db, escalation.project_id, catalog, role, now)
+            notifications = notice(escalation, holders, reminder=True)
+            log.info("reminder for #%s to %d people", escalation.number, len(notifications))
+            sent.append((escalation, notifications))
+            return outgoing(services, escalation.platform, notifications)
+
+        await escalations.claim_due_reminders(
             services.db,
             workspace_id,
             now,
             next_role=next_roles(catalog),
             interval=services.config.remind_after,
+            notify=compose,
         )
-        for escalation in claimed:
-            role = catalog.role(escalation.current_role_id)
-            if role is None:
-                continue
-            _, holders, _ = await first_held(services.db, escalation.project_id, catalog, role, now)
-            notifications = notice(escalation, holders, reminder=True)
-            log.info("reminder for #%s to %d people", escalation.number, len(notifications))
-            if deliver is not None:
-                await deliver(escalation, notifications)
-            sent.append((escalation, notifications))
     return sent
 
 
-async def reminder_loop(services: Services, deliver: Deliver, every: float = 30.0) -> None:
-    """Run until cancelled; a store outage is logged and retried on the next tick."""
+async def reminder_loop(
+    services: Services, every: float = 30.0, sent: Callable[[], None] | None = None
+) -> None:
+    """Run until cancelled; a store outage is logged and retried on the next tick. `sent` is
+    told of a pass that queued reminders (the delivery worker, so that it need not wait)."""
     while True:
         try:
-            await send_due_reminders(services, deliver)
+            if await send_due_reminders(services) and sent is not None:
+                sent()
         except StoreUnavailable:
             log.warning("reminders: store unavailable, retrying in %.0f s", every)
         except Exception:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from handlers.matching.registry import MatcherRegistry, WorkspaceIndex
-from handlers.message import Message
+from handlers.message import Message, Notification
 from seed.catalogue import CatalogueSpec
 from store import assignments
 from store.db import Database
+from store.outbox import Outgoing
 from store.records import Holder, Holding, PersonRecord, ProjectRef, WorkspaceRef
 
 # Holders of these roles may assign and remove anyone in their project (besides workspace admins).
@@ -28,6 +29,9 @@ class HandlerConfig:
     # The catalogue a workspace starts with when the bot first sees it (WHOOWNS_CATALOG); None is
     # the default catalogue.
     new_catalogue: CatalogueSpec | None = None
+    # Platforms whose notifications go through the outbox to a delivery worker; the console shows
+    # its own in the reply.
+    outbox_platforms: frozenset[str] = frozenset({"slack", "teams"})
 
 
 def utc_now() -> datetime:
@@ -107,8 +111,23 @@ class Turn:
         found = (catalog.role_named(name) for name in self.services.config.managing_roles)
         return tuple(role.name for role in found if role is not None)
 
+    def outbox(self, notifications: Iterable[Notification]) -> list[Outgoing]:
+        return outgoing(self.services, self.message.platform, notifications)
+
     @property
     def sender_is_admin(self) -> bool:
         admins = self.services.config.admins
         ids = (self.message.user_id, *self.message.user_aliases)
         return self.message.operator or any(i in admins for i in ids)
+
+
+def outgoing(
+    services: Services, platform: str, notifications: Iterable[Notification]
+) -> list[Outgoing]:
+    """Notifications as outbox rows, for a platform a delivery worker serves (else none)."""
+    if platform not in services.config.outbox_platforms:
+        return []
+    return [
+        Outgoing(note.user_id, note.name, note.payload(), note.fallback_channel)
+        for note in notifications
+    ]

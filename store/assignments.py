@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from store.audit import ChangeOrigin, write_audit
 from store.db import Database
 from store.models import Assignment, AssignmentKind, Person, Project, Role, UTCDateTime
+from store.outbox import Notify, enqueue
 from store.people import person_record, upsert_person
 from store.records import AssignmentRecord, Holder, Holding, PersonRecord
 
@@ -223,12 +224,21 @@ class RoleChange:
 
 
 async def apply_change(
-    db: Database, origin: ChangeOrigin, change: RoleChange, *, now: datetime | None = None
+    db: Database,
+    origin: ChangeOrigin,
+    change: RoleChange,
+    *,
+    now: datetime | None = None,
+    notify: Notify[ChangeResult] = None,
 ) -> ChangeResult:
-    """Apply one change and write its audit entry in the same transaction; all or nothing."""
+    """Apply one change, and write its audit entry and the notifications `notify` composes from
+    its result, in the same transaction; all or nothing."""
     when = _now(now)
     async with db.transaction() as session:
-        return await apply_change_in(session, origin, change, when)
+        result = await apply_change_in(session, origin, change, when)
+        if notify is not None and result.changed:
+            await enqueue(session, origin, notify(result), when)
+        return result
 
 
 async def apply_change_in(

@@ -204,8 +204,11 @@ class Database:
         try:
             yield pooled.driver_connection
         except _ASYNCPG_CONNECTION_ERRORS as exc:
-            # Not returned to the pool: the next checkout connects afresh.
+            # Not returned to the pool; and the pool's other connections went with the server, so
+            # they are dropped too (as SQLAlchemy does when its own statements meet a disconnect):
+            # once it is back, the next checkouts connect afresh instead of failing one by one.
             pooled.invalidate(exc)
+            await self.engine.dispose(close=False)
             raise _unavailable(exc) from exc
         finally:
             pooled.close()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from store.audit import ChangeOrigin, write_audit
 from store.db import Database
 from store.models import Escalation, EscalationStatus, Person, Project, Role, Workspace
+from store.outbox import Notify, NotifyAsync, enqueue
 from store.people import person_record
 from store.records import EscalationRecord
 
@@ -82,7 +83,11 @@ class NewEscalation:
 
 
 async def raise_escalation(
-    db: Database, origin: ChangeOrigin, new: NewEscalation, when: datetime
+    db: Database,
+    origin: ChangeOrigin,
+    new: NewEscalation,
+    when: datetime,
+    notify: Notify[EscalationRecord] = None,
 ) -> EscalationRecord:
     async with db.transaction() as session:
         # The counter row is the lock: numbers are unique and gapless per workspace on both backends.
@@ -121,7 +126,20 @@ async def raise_escalation(
             details={"escalation": number},
             when=when,
         )
-        return await _load(session, escalation.id)
+        return await _notified(session, origin, escalation.id, notify, when)
+
+
+async def _notified(
+    session: AsyncSession,
+    origin: ChangeOrigin,
+    escalation_id: int,
+    notify: Notify[EscalationRecord],
+    when: datetime,
+) -> EscalationRecord:
+    record = await _load(session, escalation_id)
+    if notify is not None:
+        await enqueue(session, origin, notify(record), when)
+    return record
 
 
 async def find_escalation(db: Database, workspace_id: int, number: int) -> EscalationRecord | None:
@@ -144,6 +162,7 @@ async def set_status(
     when: datetime,
     note: str | None = None,
     remind_at: datetime | None = None,
+    notify: Notify[EscalationRecord] = None,
 ) -> EscalationRecord:
     async with db.transaction() as session:
         escalation = (
@@ -173,7 +192,7 @@ async def set_status(
             details={"escalation": escalation.number},
             when=when,
         )
-        return await _load(session, escalation.id)
+        return await _notified(session, origin, escalation.id, notify, when)
 
 
 async def list_escalations(
@@ -209,13 +228,15 @@ async def claim_due_reminders(
     next_role: dict[int, int],
     interval: timedelta,
     limit: int = 50,
+    notify: NotifyAsync[EscalationRecord] | None = None,
 ) -> list[EscalationRecord]:
     """Claim open escalations whose reminder is due, move each one step up its chain, and push the
     next reminder out — atomically, so that of several replicas exactly one claims each reminder.
 
     PostgreSQL: the due rows are locked with FOR UPDATE SKIP LOCKED, so a second worker skips rows the
     first holds instead of waiting for them and then sending them again. SQLite: BEGIN IMMEDIATE
-    already serialises writers. `next_role` maps a role id to the role one step up.
+    already serialises writers. `next_role` maps a role id to the role one step up. What `notify`
+    composes for each claimed reminder is written to the outbox in the same transaction.
     """
     async with db.transaction() as session:
         due = (
@@ -239,7 +260,19 @@ async def claim_due_reminders(
             escalation.reminders_sent += 1
             escalation.remind_at = now + interval
         await session.flush()
-        return [await _load(session, e.id) for e in due]
+        claimed = [await _load(session, e.id) for e in due]
+        if notify is None:
+            return claimed
+        for record in claimed:
+            origin = ChangeOrigin(
+                workspace_id=workspace_id,
+                project_id=record.project_id,
+                actor_id=None,
+                platform=record.platform,
+                channel=record.channel,
+            )
+            await enqueue(session, origin, await notify(record), now)
+        return claimed
 
 
 async def workspaces_with_due_reminders(db: Database, now: datetime) -> list[int]:

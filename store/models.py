@@ -71,6 +71,13 @@ class EscalationStatus(enum.StrEnum):
     RESOLVED = "resolved"
 
 
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    # Undeliverable, or still failing when its time ran out: shown to admins (`whoowns outbox`).
+    FAILED = "failed"
+
+
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
     # Stored as plain strings (no native PG enum) so adding a value never needs a type migration.
     return Enum(
@@ -337,3 +344,32 @@ class PhraseVector(Base):
     # float16, little-endian: 768 bytes for a 384-dimension model.
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """A notification to deliver, written in the transaction of the change that causes it, so that
+    a change is never made without its notice nor a notice sent for a change that did not happen.
+
+    A delivery worker claims due rows: `due_at` is pushed out by a lease when claimed, so a row whose
+    replica died mid-send comes back; `attempts` counts claims, and `delivered_ref` is what the
+    platform answered (a Slack ts, a Teams activity id)."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(200))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    # The conversation where the matter came up: if the recipient cannot be messaged directly, they
+    # are mentioned there (Teams), never where someone else happened to click.
+    fallback_channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from bot.console import console_message
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Reply
@@ -17,3 +22,18 @@ async def say(
 ) -> Reply:
     """Send `text` as console user `user` (None: the operator, an admin)."""
     return await dispatcher.handle(console_message(text, user=user, project=project, choice=choice))
+
+
+T = TypeVar("T")
+
+
+async def eventually(found: Callable[[], T | None], timeout: float = 10.0, what: str = "it") -> T:  # noqa: ASYNC109
+    """What `found` returns once it returns something, polling; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = found()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout} s")
+        await asyncio.sleep(0.05)

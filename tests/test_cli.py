@@ -172,7 +172,7 @@ def test_malformed_import_names_the_line_and_changes_nothing(
 
 def test_db_upgrade_reports_the_schema(db_url: str) -> None:
     code, out = run("db", "upgrade")
-    assert code == 0 and "schema at 0004" in out
+    assert code == 0 and "schema at 0005" in out
 
 
 def test_the_installed_console_script_runs(db_url: str) -> None:

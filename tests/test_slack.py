@@ -336,8 +336,8 @@ async def test_escalation_dms_the_scrum_master_with_buttons_that_work(server: Se
     raised = await server.mention("escalate: blocked on GPU quota", user="U1")
     assert "#1" in text_of(raised) and "<@U3>" in text_of(raised)
     await server.slack.wait_for("conversations.open")
-    notice = (await _wait_dms(server, "U3", before))[0]
-    assert "blocked on GPU quota" in text_of(notice) and "<@U1>" in text_of(notice)
+    notice = (await _wait_dms(server, "U3", before, "blocked on GPU quota"))[0]
+    assert "<@U1>" in text_of(notice)
     ack, resolve = buttons_of(notice)
     assert (
         json.loads(ack["value"]) == {"command": "ack #1"} and "Resolve" in resolve["text"]["text"]
@@ -352,10 +352,13 @@ async def test_escalation_dms_the_scrum_master_with_buttons_that_work(server: Se
     assert "acknowledged your blocker #1" in text_of(told[0])
 
 
-async def _wait_dms(server: Server, user: str, before: int) -> list[SlackCall]:
+async def _wait_dms(
+    server: Server, user: str, before: int, containing: str = ""
+) -> list[SlackCall]:
+    """DMs to `user` since call `before` that contain `containing`, once there is one."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        found = await server.dms(user, before)
+        found = [dm for dm in await server.dms(user, before) if containing in text_of(dm)]
         if found:
             return found
         await _tick()
@@ -492,10 +495,11 @@ async def test_workflows_in_slack_form(slack: FakeSlack, tmp_path: Path) -> None
 
         before = len(slack.calls)
         await server.mention("escalate: blocked on GPU quota", user="U2")
-        first = await _wait_dms(server, "U1", before)  # the cover, not the Scrum Master away
-        assert "Blocker #1" in text_of(first[0])
-        reminded = await _wait_dms(server, "U4", before)  # a second later: one step up the chain
-        assert "Reminder" in text_of(reminded[0]) and buttons_of(reminded[0])
+        # The cover, not the Scrum Master away; a second later, one step up the chain.
+        first = await _wait_dms(server, "U1", before, "Blocker #1")
+        assert "blocked on GPU quota" in text_of(first[0])
+        reminded = await _wait_dms(server, "U4", before, "Reminder")
+        assert buttons_of(reminded[0])
     finally:
         await server.runner.cleanup()
 

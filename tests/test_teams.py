@@ -34,6 +34,7 @@ from tests.fakes.botframework import (
     personal_message,
     post_activity,
 )
+from tests.helpers import eventually
 
 ADMIN = "29:admin"
 CAROL = "29:carol"
@@ -229,10 +230,15 @@ async def test_a_holder_who_never_talked_to_the_bot_is_mentioned_where_it_was_ra
         "escalate: blocked on GPU quota", service_url=server.connector.service_url
     )
     await server.post(activity)
-    sent = await server.connector.wait_for(2, conversation_id=activity["conversation"]["id"])
-    fallback = text_of(sent[1])
-    assert "can't message these people directly" in fallback and "<at>Bob</at>" in fallback
-    assert any(e["mentioned"]["id"] == BOB for e in sent[1].activity["entities"])
+    # The two answers, and the notices of both changes (made Scrum Master, the blocker) to Bob,
+    # who is mentioned here instead, as he has no chat with the bot.
+    sent = await server.connector.wait_for(3, conversation_id=activity["conversation"]["id"])
+    (fallback,) = [
+        s for s in sent if "blocked on GPU quota" in text_of(s) and "Raised" in text_of(s)
+    ]
+    assert "can't message these people directly" in text_of(fallback)
+    assert "<at>Bob</at>" in text_of(fallback)
+    assert any(e["mentioned"]["id"] == BOB for e in fallback.activity["entities"])
 
 
 async def test_a_redelivered_activity_is_answered_once(server: Server) -> None:
@@ -320,12 +326,12 @@ async def test_reminders_reach_teams_users_from_the_server_loop(
             mentions=((BOB, "Bob"),),
         )
         bob_chat = personal_conversation_id(BOB)
-        before = len(connector.to(bob_chat))
         await running.channel("escalate: blocked on GPU quota")
-        reminder = (await connector.wait_for(before + 1, conversation_id=bob_chat, timeout=10))[
-            before
-        ]
-        assert "Reminder" in text_of(reminder)
+        reminders = await eventually(
+            lambda: [s for s in connector.to(bob_chat) if "Reminder" in text_of(s)],
+            what="reminder in Bob's chat",
+        )
+        assert "blocked on GPU quota" in text_of(reminders[0])
     finally:
         await running.runner.cleanup()
 

@@ -23,16 +23,24 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.buttons import parse_click
+from bot.delivery import Undeliverable
 from bot.inflight import InFlight
 from bot.slack import render
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Mention, Message, Notification, Reply
 from store import people
 from store.db import Database, StoreUnavailable
+from store.outbox import OutboxRecord
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,25 @@ _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+# Message metadata that marks a notification from the outbox (its row id in the payload).
+OUTBOX_EVENT = "whoowns_notification"
+# Slack errors after which sending again cannot help.
+UNDELIVERABLE = frozenset(
+    {
+        "user_not_found",
+        "users_not_found",
+        "user_disabled",
+        "account_inactive",
+        "cannot_dm_bot",
+        "channel_not_found",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +77,18 @@ class SlackConfig:
     bot_token: str = field(repr=False)
     app_token: str | None = field(default=None, repr=False)
     api_url: str = "https://slack.com/api/"
+    # Seconds for one Web API call; a slow call is retried (and an outbox send checked first).
+    timeout: int = 10
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """slack_sdk's own retries, for every Web API call: rate limits (429, waiting Retry-After),
+    server errors (500, 503) and dropped connections, twice each; the outbox retries beyond."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+    ]
 
 
 def normalise(text: str, bot_user_id: str | None) -> tuple[str, tuple[Mention, ...]]:
@@ -82,7 +121,11 @@ class SlackAdapter:
         # One HTTP session for every Web API call: connections are kept alive, not set up each time.
         self.http = aiohttp.ClientSession()
         self.client = AsyncWebClient(
-            token=config.bot_token, base_url=config.api_url, session=self.http
+            token=config.bot_token,
+            base_url=config.api_url,
+            session=self.http,
+            timeout=config.timeout,
+            retry_handlers=retry_handlers(),
         )
         self.app = AsyncApp(
             signing_secret=config.signing_secret,
@@ -125,20 +168,54 @@ class SlackAdapter:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
         await self.http.close()
 
-    # --- delivery ------------------------------------------------------------------------------
+    # --- delivery (the outbox worker's Deliverer) ------------------------------------------
 
-    async def deliver(self, notifications: list[Notification]) -> None:
-        """Notifications go as DMs: conversations.open, then chat.postMessage."""
-        for note in notifications:
-            try:
-                opened = await self.client.conversations_open(users=note.user_id)
-                await self.client.chat_postMessage(
-                    channel=opened["channel"]["id"],
-                    text=render.fallback(note.body),
-                    blocks=render.notification_blocks(note),
-                )
-            except SlackApiError as exc:
-                log.warning("slack: could not DM %s: %s", note.user_id, exc.response.get("error"))
+    async def send(self, message: OutboxRecord, notification: Notification) -> str | None:
+        """A notification as a DM: conversations.open, then chat.postMessage carrying the outbox
+        row's id as metadata, so that a later attempt can see that an earlier one arrived."""
+        client = self.client
+        try:
+            opened = await client.conversations_open(users=message.recipient)
+            channel = str(opened["channel"]["id"])
+            if message.attempts > 1:
+                earlier = await self._sent_before(client, channel, message)
+                if earlier is not None:
+                    log.info("slack: outbox #%d had arrived already (%s)", message.id, earlier)
+                    return earlier
+            posted = await client.chat_postMessage(
+                channel=channel,
+                text=render.fallback(notification.body),
+                blocks=render.notification_blocks(notification),
+                metadata={"event_type": OUTBOX_EVENT, "event_payload": {"outbox_id": message.id}},
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in UNDELIVERABLE:
+                raise Undeliverable(
+                    f"Slack refused to message {message.recipient}: {error}"
+                ) from exc
+            raise
+        return str(posted["ts"])
+
+    @staticmethod
+    async def _sent_before(
+        client: AsyncWebClient, channel: str, message: OutboxRecord
+    ) -> str | None:
+        """The ts of a message an earlier attempt posted for this row, if it is there."""
+        history = await client.conversations_history(
+            channel=channel,
+            oldest=f"{message.created_at.timestamp() - 60:.6f}",
+            limit=100,
+            include_all_metadata=True,
+        )
+        for posted in history.get("messages") or []:
+            metadata = posted.get("metadata") or {}
+            if (
+                metadata.get("event_type") == OUTBOX_EVENT
+                and (metadata.get("event_payload") or {}).get("outbox_id") == message.id
+            ):
+                return str(posted["ts"])
+        return None
 
     async def _say(
         self,
@@ -220,10 +297,7 @@ class SlackAdapter:
             choice=choice,
             event_id=event_id,
         )
-        reply = await self.dispatcher.handle_delivery(message)
-        if reply is not None:
-            await self.deliver(reply.notifications)
-        return reply
+        return await self.dispatcher.handle_delivery(message)
 
     # --- Bolt listeners ------------------------------------------------------------------------
 

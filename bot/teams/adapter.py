@@ -18,12 +18,19 @@ from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity, Attachment, ChannelAccount, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    Attachment,
+    ChannelAccount,
+    ConversationReference,
+    ErrorResponseException,
+)
 from botbuilder.schema import Mention as MentionEntity
 from botframework.connector.auth import ConnectorFactory
 from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
 from bot.buttons import notification_buttons, parse_click
+from bot.delivery import Undeliverable
 from bot.inflight import InFlight
 from bot.teams import render
 from bot.teams.activity_json import read_activity
@@ -33,6 +40,7 @@ from handlers.message import Choice, Line, Mention, Message, Notification, Perso
 from handlers.wording import STORE_DOWN
 from store import conversations, workspaces
 from store.db import Database, StoreUnavailable
+from store.outbox import OutboxRecord
 
 log = logging.getLogger(__name__)
 
@@ -338,56 +346,50 @@ class TeamsAdapter:
         if reply is None:
             return  # a redelivery, answered already
         await turn_context.send_activity(_activity(render.reply_activity(reply)))
-        missed = await self.deliver(workspace, reply.notifications)
-        if missed:
-            await turn_context.send_activity(_activity(_mention_instead(missed)))
 
     # --- delivery ------------------------------------------------------------------------------
 
-    async def deliver(
-        self, workspace: str, notifications: list[Notification]
-    ) -> list[Notification]:
-        """Send each notification proactively; returns those with no conversation to send them to."""
-        missed = []
-        for note in notifications:
-            reference = await conversations.find_reference(
-                self.db, PLATFORM, workspace, conversations.user_key(note.user_id)
-            )
-            if reference is None:
-                missed.append(note)
-                continue
-            await self._send(reference, render.notification_activity(note))
-        return missed
-
-    async def deliver_in_channel(
-        self, workspace: str, channel: str | None, notifications: list[Notification]
-    ) -> None:
-        """Reminders: proactive where possible, else a mention in the channel the blocker came from."""
-        missed = await self.deliver(workspace, notifications)
-        if not missed:
-            return
-        reference = (
+    async def send(self, message: OutboxRecord, notification: Notification) -> str | None:
+        """The outbox worker's Deliverer: proactively in the person's chat with the bot; failing
+        that, a mention in the conversation where the matter came up, never anywhere else."""
+        workspace = message.workspace
+        reference = await conversations.find_reference(
+            self.db, PLATFORM, workspace, conversations.user_key(message.recipient)
+        )
+        if reference is not None:
+            return await self._send(reference, render.notification_activity(notification))
+        fallback = (
             await conversations.find_reference(
-                self.db, PLATFORM, workspace, conversations.channel_key(channel)
+                self.db, PLATFORM, workspace, conversations.channel_key(message.fallback_channel)
             )
-            if channel
+            if message.fallback_channel
             else None
         )
-        if reference is None:
-            log.warning("teams: nowhere to reach %s", ", ".join(n.user_id for n in missed))
-            return
-        await self._send(reference, _mention_instead(missed))
+        if fallback is None:
+            raise Undeliverable(
+                f"{message.recipient_name} has no chat with the bot and the conversation where "
+                "this came up is unknown"
+            )
+        return await self._send(fallback, _mention_instead([notification]))
 
-    async def _send(self, reference: dict[str, Any], payload: dict[str, Any]) -> None:
+    async def _send(self, reference: dict[str, Any], payload: dict[str, Any]) -> str | None:
+        """Send into a known conversation; the connector's refusal or absence is raised."""
+        sent: list[str | None] = []
+
         async def send(turn_context: TurnContext) -> None:
-            await turn_context.send_activity(_activity(payload))
+            response = await turn_context.send_activity(_activity(payload))
+            sent.append(getattr(response, "id", None))
 
         try:
             await self.adapter.continue_conversation(
                 ConversationReference().deserialize(reference), send, self.config.app_id
             )
-        except Exception as exc:  # the connector refused or is unreachable: log, never crash a turn
-            log.warning("teams: proactive message failed: %s", exc)
+        except ErrorResponseException as exc:
+            status = getattr(exc.response, "status_code", None)
+            if status in (403, 404):  # the bot was removed, or the conversation is gone
+                raise Undeliverable(f"the Bot Connector answered {status}: {exc}") from exc
+            raise
+        return sent[0] if sent else None
 
 
 def _mention_instead(missed: list[Notification]) -> dict[str, Any]:

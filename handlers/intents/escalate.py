@@ -62,6 +62,7 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
             remind_at=now + turn.services.config.remind_after,
         ),
         now,
+        notify=lambda raised: turn.outbox(notice(raised, holders)),
     )
     body: list[Line] = [line(f"Escalated as #{escalation.number}: “{text}”.")]
     if skipped and holders:

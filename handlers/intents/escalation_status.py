@@ -37,6 +37,13 @@ _ALLOWED_FROM = {
 }
 
 
+_SAID = {
+    EscalationStatus.ACKNOWLEDGED: "acknowledged",
+    EscalationStatus.RESOLVED: "resolved",
+    EscalationStatus.OPEN: "reopened",
+}
+
+
 async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     groups = match.groupdict()
     wanted = _VERBS[groups["verb"].lower()]
@@ -53,6 +60,7 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
         return refusal(INTENT, f"#{number} is {escalation.status.value} already.")
     note = (groups.get("note") or "").strip() or None
     now = turn.services.now()
+    said = _SAID[wanted]
     updated = await escalations.set_status(
         turn.db,
         origin(turn, None),
@@ -62,12 +70,8 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
         when=now,
         note=note,
         remind_at=now + turn.services.config.remind_after,
+        notify=lambda changed: turn.outbox(tell_raiser(turn, changed, said, note)),
     )
-    said = {
-        EscalationStatus.ACKNOWLEDGED: "acknowledged",
-        EscalationStatus.RESOLVED: "resolved",
-        EscalationStatus.OPEN: "reopened",
-    }[wanted]
     text = f"#{number} {said}: “{updated.text}”." + (f" Note: {note}" if note else "")
     return Reply(
         intent=INTENT,

@@ -449,6 +449,7 @@ class FakeSlack(LocalServer):
         self.socket_messages: list[JsonDict] = []  # every JSON message clients sent
         self.socket_acks: dict[str, JsonDict] = {}  # envelope_id -> the client's ack
         self._failures: dict[str, tuple[str, int | None]] = {}
+        self.slow_answer = 5.0
         self._changed = asyncio.Condition()
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1)
@@ -465,6 +466,7 @@ class FakeSlack(LocalServer):
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
             "views.publish": self._views_publish,
+            "conversations.history": self._conversations_history,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -510,7 +512,8 @@ class FakeSlack(LocalServer):
 
     def fail(self, method: str, error: str = "ratelimited", *, times: int | None = None) -> None:
         """Make calls to `method` (or "response_url") fail with `error`; `times`=None: until
-        `recover`. "ratelimited" answers HTTP 429 with Retry-After: 1, like Slack."""
+        `recover`. "ratelimited" answers HTTP 429 with Retry-After: 1, like Slack; "server_error"
+        HTTP 500; "timeout" does what was asked but answers only after `slow_answer` seconds."""
         self._failures[method] = (error, times)
 
     def recover(self, method: str | None = None) -> None:
@@ -571,10 +574,13 @@ class FakeSlack(LocalServer):
         if app_level != (method == "apps.connections.open"):
             return _slack_json({"ok": False, "error": "not_allowed_token_type"})
         error = self._take_failure(method)
-        if error is not None:
+        if error is not None and error != "timeout":
             return _error_response(error)
         headers = {"x-oauth-scopes": _BOT_SCOPES} if method == "auth.test" else None
         call.response.update(handler(args, token))
+        if error == "timeout":
+            # Done, but answered too late: the caller cannot know that its call took effect.
+            await asyncio.sleep(self.slow_answer)
         return _slack_json(call.response, headers=headers)
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -717,6 +723,20 @@ class FakeSlack(LocalServer):
             "text": args.get("text", ""),
             "message": self._message(args, ts),
         }
+
+    def _conversations_history(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        channel = self._resolve_channel(str(args.get("channel", "")))
+        oldest = float(args.get("oldest") or 0)
+        limit = int(args.get("limit") or 100)
+        found = [
+            message
+            for (where, ts), message in self.messages.items()
+            if where == channel and float(ts) >= oldest
+        ]
+        newest_first = sorted(found, key=lambda m: float(m["ts"]), reverse=True)[:limit]
+        if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            newest_first = [{k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
+        return {"ok": True, "messages": newest_first, "has_more": len(found) > limit}
 
     def _views_publish(self, args: dict[str, Any], token: str | None) -> JsonDict:
         view = args.get("view")
@@ -867,4 +887,6 @@ def _error_response(error: str) -> web.Response:
         return web.json_response(
             {"ok": False, "error": error}, status=429, headers={"Retry-After": "1"}
         )
+    if error == "server_error":
+        return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
     return web.json_response({"ok": False, "error": error})
