@@ -16,14 +16,16 @@ from bot.app import Core, open_core
 from bot.server import serve
 from bot.settings import Settings, SettingsError
 from bot.teams.package import PackageError, build_package
+from handlers.message import Notification
 from handlers.reminders import send_due_reminders
 from seed.catalogue import CatalogueError, CatalogueSpec, default_catalogue
 from seed.markdown import parse_roles_markdown
 from seed.transfer import parse_team_file, to_csv, to_yaml
-from store import catalog, catalogue_changes, migrate, people, workspaces
+from store import catalog, catalogue_changes, migrate, outbox, people, workspaces
 from store.audit import ChangeOrigin
 from store.catalogue_changes import ReplacementPlan
 from store.db import StoreUnavailable
+from store.models import OutboxStatus
 from store.records import WorkspaceRef
 from store.transfer import export_team, import_team
 
@@ -138,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "remind",
         help="send the escalation reminders that are due, once (the server does it every 30 s)",
+    )
+    box = commands.add_parser(
+        "outbox", help="notifications not yet delivered: pending, and failed (undeliverable)"
+    )
+    box.add_argument("--all", action="store_true", help="the delivered ones too")
+    box.add_argument(
+        "--retry", type=int, metavar="ID", help="send a failed notification again (by its id)"
     )
     return parser
 
@@ -344,6 +353,29 @@ async def cmd_remind(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+async def cmd_outbox(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    if args.retry is not None:
+        if not await outbox.send_again(core.db, args.retry, core.services.now()):
+            raise CommandError(f"there is no failed notification {args.retry} in the outbox")
+        out.write(f"notification {args.retry} will be sent again by the server\n")
+        return 0
+    statuses = list(OutboxStatus) if args.all else [OutboxStatus.PENDING, OutboxStatus.FAILED]
+    messages = await outbox.list_messages(core.db, statuses)
+    for m in messages:
+        text = Notification.from_payload(m.recipient, m.recipient_name, m.payload).text
+        first = text.splitlines()[0][:80] if text else ""
+        out.write(
+            f"{m.id:>6}  {m.status.value:<8} {m.platform}:{m.workspace} to {m.recipient_name} "
+            f"({m.recipient}), {m.attempts} attempts, written {m.created_at:%Y-%m-%d %H:%M} UTC: "
+            f"{first}\n"
+        )
+        if m.last_error and m.status != OutboxStatus.SENT:
+            out.write(f"        last error: {m.last_error}\n")
+    counts = await outbox.count_by_status(core.db)
+    out.write(", ".join(f"{counts.get(s, 0)} {s.value}" for s in OutboxStatus) + "\n")
+    return 0
+
+
 Command = Callable[[Core, argparse.Namespace, TextIO], Awaitable[int]]
 
 
@@ -364,6 +396,7 @@ def _command(args: argparse.Namespace) -> Command:
         "export": cmd_export,
         "import": cmd_import,
         "remind": cmd_remind,
+        "outbox": cmd_outbox,
     }
     return commands[args.command]
 

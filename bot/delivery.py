@@ -132,8 +132,11 @@ class DeliveryWorker:
             await self._failed(message, error)
             return
         when = self.clock()
-        self._unrecorded[message.id] = (ref, when)
-        await self._record_unrecorded()
+        try:
+            await outbox.mark_sent(self.db, message.id, ref, when)
+        except StoreUnavailable:
+            log.warning("outbox: #%d sent; the store will be told when it is back", message.id)
+            self._unrecorded[message.id] = (ref, when)
 
     async def _failed(self, message: OutboxRecord, error: Exception) -> None:
         now = self.clock()

@@ -136,7 +136,8 @@ class Settings:
     new_catalogue: CatalogueSpec | None = None
     # Roles whose holders manage the team (assign anyone, edit the catalogue): WHOOWNS_MANAGING_ROLES.
     managing_roles: tuple[str, ...] = MANAGING_ROLES
-    # How the outbox's notifications are retried: WHOOWNS_OUTBOX_GIVE_UP_MINUTES bounds how long.
+    # How the outbox's notifications are retried: WHOOWNS_OUTBOX_GIVE_UP_MINUTES bounds how long,
+    # WHOOWNS_OUTBOX_LEASE_MINUTES is how soon a row a dead replica had claimed is sent again.
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
     @property
@@ -169,7 +170,8 @@ class Settings:
             new_catalogue=_new_catalogue(env),
             managing_roles=_names(env, "WHOOWNS_MANAGING_ROLES") or MANAGING_ROLES,
             delivery=DeliveryPolicy(
-                give_up_after=_minutes(env, "WHOOWNS_OUTBOX_GIVE_UP_MINUTES", 24 * 60)
+                lease=_minutes(env, "WHOOWNS_OUTBOX_LEASE_MINUTES", 2),
+                give_up_after=_minutes(env, "WHOOWNS_OUTBOX_GIVE_UP_MINUTES", 24 * 60),
             ),
         )
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -217,6 +218,19 @@ def test_bad_settings_are_refused_clearly(
     monkeypatch.setenv("WHOOWNS_REMIND_AFTER_MINUTES", "soon")
     assert run("ask", "hi")[0] == 2
     assert "WHOOWNS_REMIND_AFTER_MINUTES must be a number" in capsys.readouterr().err
+
+
+def test_outbox_settings_come_from_the_environment() -> None:
+    from bot.settings import Settings, SettingsError
+
+    settings = Settings.from_env(
+        {"WHOOWNS_OUTBOX_LEASE_MINUTES": "0.5", "WHOOWNS_OUTBOX_GIVE_UP_MINUTES": "90"}
+    )
+    assert settings.delivery.lease == timedelta(seconds=30)
+    assert settings.delivery.give_up_after == timedelta(minutes=90)
+    assert Settings.from_env({}).delivery.give_up_after == timedelta(hours=24)
+    with pytest.raises(SettingsError, match="WHOOWNS_OUTBOX_LEASE_MINUTES must be more than 0"):
+        Settings.from_env({"WHOOWNS_OUTBOX_LEASE_MINUTES": "0"})
 
 
 def test_settings_for_slack_are_checked_and_secrets_kept_out_of_repr() -> None:

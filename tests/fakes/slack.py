@@ -599,8 +599,8 @@ class FakeSlack(LocalServer):
     # ---- Web API methods
 
     def _next_ts(self) -> str:
-        n = next(self._ts)
-        return f"{1700000000 + n // 10000}.{(n % 10000) * 100:06d}"
+        # As Slack's: the epoch second it was posted, and a sequence that keeps each one unique.
+        return f"{int(time.time())}.{next(self._ts) * 100:06d}"
 
     def _auth_test(self, args: dict[str, Any], token: str | None) -> JsonDict:
         return {
