@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         "remind",
         help="send the escalation reminders that are due, once (the server does it every 30 s)",
     )
+    space = commands.add_parser("workspace", help="workspace administration")
+    space_commands = space.add_subparsers(dest="workspace_command", required=True)
+    drop = space_commands.add_parser(
+        "delete", help="remove a workspace with its people, assignments, audit and escalations"
+    )
+    drop.add_argument("workspace", help="PLATFORM:ID, like slack:T0123")
+    drop.add_argument("--yes", action="store_true", help="really delete (else: say what would go)")
     box = commands.add_parser(
         "outbox", help="notifications not yet delivered: pending, and failed (undeliverable)"
     )
@@ -376,6 +383,25 @@ async def cmd_outbox(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+async def cmd_workspace_delete(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    platform, external = _split_workspace(args.workspace)
+    found = await workspaces.find_workspace(core.db, platform, external)
+    if found is None:
+        raise CommandError(f"there is no workspace {args.workspace}")
+    if not args.yes:
+        held = await workspaces.workspace_contents(core.db, found.id)
+        out.write(f"{args.workspace} holds {_counts(held)}\n")
+        out.write("nothing deleted: add --yes to delete it\n")
+        return 0
+    removed = await workspaces.delete_workspace(core.db, found.id)
+    out.write(f"deleted {args.workspace}: {_counts(removed)}\n")
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
 Command = Callable[[Core, argparse.Namespace, TextIO], Awaitable[int]]
 
 
@@ -390,6 +416,8 @@ def _command(args: argparse.Namespace) -> Command:
             "edit": cmd_ask,
         }
         return catalog_commands[args.catalog_command]
+    if args.command == "workspace":
+        return cmd_workspace_delete
     commands: dict[str, Command] = {
         "ask": cmd_ask,
         "chat": cmd_chat,

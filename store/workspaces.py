@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +12,17 @@ from seed.catalogue import CatalogueSpec, default_catalogue
 from store.audit import ChangeOrigin, write_audit
 from store.catalog import merge_catalogue
 from store.db import Database
-from store.models import ChannelLink, Project, Workspace
+from store.models import (
+    Assignment,
+    AuditEntry,
+    ChannelLink,
+    Escalation,
+    OutboxMessage,
+    Person,
+    Project,
+    Role,
+    Workspace,
+)
 from store.names import key
 from store.records import ProjectRef, WorkspaceRef
 
@@ -229,3 +239,29 @@ async def linked_channels(db: Database, workspace_id: int) -> dict[int, list[str
         for project_id, channel_id in rows:
             out.setdefault(project_id, []).append(channel_id)
         return out
+
+
+async def workspace_contents(db: Database, workspace_id: int) -> dict[str, int]:
+    """How many of each kind of row a workspace holds: what deleting it would remove."""
+    counted = {
+        "projects": select(func.count()).where(Project.workspace_id == workspace_id),
+        "roles": select(func.count()).where(Role.workspace_id == workspace_id),
+        "people": select(func.count()).where(Person.workspace_id == workspace_id),
+        "assignments": select(func.count(Assignment.id))
+        .join(Project, Project.id == Assignment.project_id)
+        .where(Project.workspace_id == workspace_id),
+        "audit entries": select(func.count()).where(AuditEntry.workspace_id == workspace_id),
+        "escalations": select(func.count()).where(Escalation.workspace_id == workspace_id),
+        "notifications": select(func.count()).where(OutboxMessage.workspace_id == workspace_id),
+    }
+    async with db.reading() as session:
+        return {name: int(await session.scalar(query) or 0) for name, query in counted.items()}
+
+
+async def delete_workspace(db: Database, workspace_id: int) -> dict[str, int]:
+    """Remove a workspace and everything of it (the foreign keys cascade), in one transaction;
+    returns what it held."""
+    removed = await workspace_contents(db, workspace_id)
+    async with db.transaction() as session:
+        await session.execute(delete(Workspace).where(Workspace.id == workspace_id))
+    return removed
