@@ -131,12 +131,7 @@ class DeliveryWorker:
         except Exception as error:
             await self._failed(message, error)
             return
-        when = self.clock()
-        try:
-            await outbox.mark_sent(self.db, message.id, ref, when)
-        except StoreUnavailable:
-            log.warning("outbox: #%d sent; the store will be told when it is back", message.id)
-            self._unrecorded[message.id] = (ref, when)
+        await self._record_sent(message.id, ref, self.clock())
 
     async def _failed(self, message: OutboxRecord, error: Exception) -> None:
         now = self.clock()
@@ -157,14 +152,21 @@ class DeliveryWorker:
         # If the store cannot take this, the lease brings the row back anyway.
         await self._settle(outbox.retry_later(self.db, message.id, reason, due))
 
+    async def _record_sent(self, message_id: int, ref: str | None, when: datetime) -> bool:
+        """Mark a row sent; while the store is away, remember the mark for the next pass."""
+        try:
+            await outbox.mark_sent(self.db, message_id, ref, when)
+        except StoreUnavailable:
+            log.warning("outbox: #%d sent; the store will be told when it is back", message_id)
+            self._unrecorded[message_id] = (ref, when)
+            return False
+        self._unrecorded.pop(message_id, None)
+        return True
+
     async def _record_unrecorded(self) -> None:
         for message_id, (ref, when) in list(self._unrecorded.items()):
-            try:
-                await outbox.mark_sent(self.db, message_id, ref, when)
-            except StoreUnavailable:
-                log.warning("outbox: #%d sent; the store will be told when it is back", message_id)
+            if not await self._record_sent(message_id, ref, when):
                 return
-            del self._unrecorded[message_id]
 
     @staticmethod
     async def _settle(write: Awaitable[None]) -> None:

@@ -47,7 +47,6 @@ class Running:
     teams: TeamsAdapter
     metrics: Metrics
     slack: SlackAdapter | None = None
-    delivery: DeliveryWorker | None = None
 
 
 RUNNING = web.AppKey("running", Running)
@@ -115,7 +114,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         if running.slack is not None:
             deliverers["slack"] = running.slack
         worker = DeliveryWorker(core.db, deliverers, settings.delivery, core.services.now)
-        running.delivery = worker
 
         def wake_on_notifications(message: Message, reply: Reply, _elapsed: float) -> None:
             if reply.notifications:
