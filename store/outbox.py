@@ -170,13 +170,19 @@ async def give_up(db: Database, message_id: int, error: str) -> None:
         )
 
 
-async def send_again(db: Database, message_id: int, now: datetime) -> bool:
-    """An admin's retry of a failed row: pending again, due now, its attempts counted afresh."""
+async def send_again(
+    db: Database, message_id: int, now: datetime, *, workspace_id: int | None = None
+) -> bool:
+    """An admin's retry of a failed row (of their workspace, when given): pending again, due now,
+    its attempts counted afresh."""
+    query = update(OutboxMessage).where(
+        OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED
+    )
+    if workspace_id is not None:
+        query = query.where(OutboxMessage.workspace_id == workspace_id)
     async with db.transaction() as session:
         result = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
-            .values(status=OutboxStatus.PENDING, due_at=now, attempts=0)
+            query.values(status=OutboxStatus.PENDING, due_at=now, attempts=0)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -37,7 +37,16 @@ from store.db import Database
 from store.escalations import NewEscalation
 from store.models import OutboxStatus
 from tests.conftest import proxied_postgres
-from tests.fakes.slack import FORM, FakeSlack, command_body, post_signed
+from tests.fakes.slack import (
+    FORM,
+    JSON,
+    FakeSlack,
+    app_home_opened,
+    command_body,
+    event_body,
+    home_click_body,
+    post_signed,
+)
 from tests.helpers import eventually
 
 SECRET = "outbox-secret"
@@ -218,6 +227,87 @@ async def test_an_undeliverable_notification_is_marked_and_shown_to_admins(
     assert "0 pending, 0 sent, 1 failed" in listed
     assert "sent again" in await whoowns("outbox", "--retry", str(written[0].id))
     assert (await rows(database_url))[0].status == OutboxStatus.PENDING
+
+
+async def _home(url: str, slack: FakeSlack, user: str) -> JsonDict:
+    """What `user` sees on App Home once they open it."""
+    before = len(slack.calls_to("views.publish"))
+    body = event_body(app_home_opened(user))
+    status, _ = await post_signed(f"{url}/slack/events", body, secret=SECRET, content_type=JSON)
+    assert status == 200
+    published = await slack.wait_for("views.publish", before + 1)
+    view: JsonDict = published[-1].args["view"]
+    return view
+
+
+def _buttons(view: JsonDict) -> dict[str, str]:
+    return {
+        e["text"]["text"]: e["value"]
+        for block in view["blocks"]
+        if block["type"] == "actions"
+        for e in block["elements"]
+    }
+
+
+async def test_app_home_shows_an_admin_the_undelivered_and_sends_one_again(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
+    url, runner = await start(settings_for(slack, database_url))
+    try:
+        slack.fail("conversations.open", "user_not_found")
+        await command(url, slack, "assign <@U3> as Scrum Master")
+        [failed] = await _settled(database_url)
+        assert failed.status == OutboxStatus.FAILED
+
+        home = await _home(url, slack, ADMIN)
+        assert "Undelivered notifications" in str(home) and "user_not_found" in str(home)
+        block_ids = [b["block_id"] for b in home["blocks"] if "block_id" in b]
+        assert len(block_ids) == len(set(block_ids))  # Slack refuses a view that repeats one
+        resend = _buttons(home)[f"Send #{failed.id} again"]
+        assert "Undelivered" not in str(await _home(url, slack, "U1"))  # only admins see it
+
+        slack.recover()
+        publishes = len(slack.calls_to("views.publish"))
+        body = home_click_body("whoowns_button_0", resend, user=ADMIN)
+        status, _ = await post_signed(f"{url}/slack/events", body, secret=SECRET, content_type=FORM)
+        assert status == 200
+        refreshed = (await slack.wait_for("views.publish", publishes + 1))[-1].args["view"]
+        assert "Undelivered notifications" not in str(refreshed)
+        await eventually(lambda: len(seen(slack, "U3", "Scrum Master")) == 1)
+        await assert_each_arrived_once(slack, database_url)
+    finally:
+        await runner.cleanup()
+
+
+async def _answer(url: str, slack: FakeSlack, text: str, user: str) -> str:
+    """The text of the reply to `/whoowns <text>` from `user`."""
+    name = uuid.uuid4().hex
+    body = command_body(text, user_id=user, response_url=slack.response_url(name))
+    status, _ = await post_signed(f"{url}/slack/events", body, secret=SECRET, content_type=FORM)
+    assert status == 200
+    answered = await eventually(
+        lambda: [c for c in slack.calls_to("response_url") if c.name == name]
+    )
+    return str(answered[0].args.get("text"))
+
+
+async def test_only_an_admin_may_list_or_resend_undelivered_notifications(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
+    url, runner = await start(settings_for(slack, database_url))
+    try:
+        slack.fail("conversations.open", "user_not_found")
+        await command(url, slack, "assign <@U3> as Scrum Master")
+        [failed] = await _settled(database_url)
+        for text in ("undelivered notifications", f"send notification {failed.id} again"):
+            assert "Only a workspace admin" in await _answer(url, slack, text, "U1")
+        assert (await rows(database_url))[0].status == OutboxStatus.FAILED
+        answer = await _answer(url, slack, "send notification 999 again", ADMIN)
+        assert "no undelivered notification #999" in answer
+    finally:
+        await runner.cleanup()
 
 
 # --- a replica killed -------------------------------------------------------------------------

@@ -52,6 +52,13 @@ _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 # Message metadata that marks a notification from the outbox (its row id in the payload).
 OUTBOX_EVENT = "whoowns_notification"
+# App Home's sections: title, the command that fills it, and whether it shows when it has nothing
+# to act on (the undelivered notifications show only to an admin, and only when there are some).
+HOME_SECTIONS = (
+    ("Your team", "roles", True),
+    ("Your open escalations", "my escalations", True),
+    ("Undelivered notifications", "undelivered notifications", False),
+)
 # Slack errors after which sending again cannot help.
 UNDELIVERABLE = frozenset(
     {
@@ -398,14 +405,18 @@ class SlackAdapter:
             channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
                 "channel_id"
             )
+            team = _team(body, context)
             reply = await self.converse(
-                team=_team(body, context),
+                team=team,
                 user=user,
                 text=click.text,
                 channel=channel,
                 bot_user_id=context.get("bot_user_id"),
                 choice=click.choice,
             )
+            if (body.get("container") or {}).get("type") == "view":
+                await self._publish_home(team, user)  # App Home shows the click's outcome
+                return
             if reply is None or channel is None:
                 return
             if (body.get("container") or {}).get("is_ephemeral"):
@@ -442,16 +453,17 @@ class SlackAdapter:
         if event.get("tab", "home") != "home":
             return
         async with self.inflight.track():
-            team, user = _team(body, context), event.get("user", "")
-            sections: list[tuple[str, Reply]] = []
-            for title, text in (
-                ("Your team", "roles"),
-                ("Your open escalations", "my escalations"),
-            ):
-                reply = await self.converse(team=team, user=user, text=text, channel=None)
-                if reply is not None:
-                    sections.append((title, reply))
-            await self.client.views_publish(user_id=user, view=render.home_view(sections))
+            await self._publish_home(_team(body, context), event.get("user", ""))
+
+    async def _publish_home(self, team: str, user: str) -> None:
+        """App Home: the team, the person's open escalations and, for an admin, what the outbox
+        could not deliver (each with a button to send it again)."""
+        sections: list[tuple[str, Reply]] = []
+        for title, text, always in HOME_SECTIONS:
+            reply = await self.converse(team=team, user=user, text=text, channel=None)
+            if reply is not None and (always or (not reply.private and reply.actions)):
+                sections.append((title, reply))
+        await self.client.views_publish(user_id=user, view=render.home_view(sections))
 
 
 def _team(body: dict[str, Any], context: dict[str, Any]) -> str:

@@ -47,7 +47,7 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _actions(buttons: Sequence[Button]) -> list[dict[str, Any]]:
+def _actions(buttons: Sequence[Button], block_id: str = "whoowns_actions") -> list[dict[str, Any]]:
     if not buttons:
         return []
     elements = []
@@ -61,7 +61,7 @@ def _actions(buttons: Sequence[Button]) -> list[dict[str, Any]]:
         if button.style in ("primary", "danger"):
             element["style"] = button.style
         elements.append(element)
-    return [{"type": "actions", "block_id": "whoowns_actions", "elements": elements}]
+    return [{"type": "actions", "block_id": block_id, "elements": elements}]
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -77,11 +77,13 @@ def reply_text(reply: Reply) -> str:
 
 
 def home_view(sections: Sequence[tuple[str, Reply]]) -> dict[str, Any]:
-    """The App Home tab: a header and the body of each reply (the overview, open escalations)."""
+    """The App Home tab: a header, the body and the buttons of each reply (the overview, open
+    escalations, undelivered notifications); a view's block ids must differ."""
     blocks: list[dict[str, Any]] = []
-    for title, reply in sections:
+    for number, (title, reply) in enumerate(sections):
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": title}})
         blocks.extend(_sections(reply.body))
+        blocks.extend(_actions(reply_buttons(reply), block_id=f"whoowns_actions_{number}"))
         blocks.append({"type": "divider"})
     return {"type": "home", "blocks": blocks[:100]}
 

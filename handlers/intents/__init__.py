@@ -17,6 +17,7 @@ from handlers.intents import (
     projects,
     remove,
     role_info,
+    undelivered,
     who_owns,
 )
 from handlers.router import Router
@@ -30,6 +31,7 @@ FEATURES = (
     escalate,
     escalation_status,
     blockers,
+    undelivered,
     assign,
     remove,
     handover,

@@ -372,6 +372,43 @@ def block_actions_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def home_click_body(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U1",
+    team_id: str = "T1",
+    view_id: str = "VHOME",
+    block_id: str = "b1",
+    api_app_id: str = "A1",
+) -> str:
+    """A `block_actions` POST body for a button on the App Home tab: the container is the view,
+    and Slack sends the `view` but no channel, no message and no response_url."""
+    payload: JsonDict = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user, "name": user, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": new_trigger_id(),
+        "team": {"id": team_id, "domain": "testteam"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {"id": view_id, "type": "home", "team_id": team_id, "blocks": []},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": "Button", "emoji": True},
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
 async def post_signed(
     url: str,
     body: str,
