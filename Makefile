@@ -40,6 +40,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/catalogues.py
 	$(BIN)/python benchmarks/matching.py
+	$(BIN)/python benchmarks/outbox_delivery.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
