@@ -17,6 +17,7 @@ from bot.server import serve
 from bot.settings import Settings, SettingsError
 from bot.teams.package import PackageError, build_package
 from handlers.message import Notification
+from handlers.ownership import digest_pass, review_pass
 from handlers.reminders import send_due_reminders
 from seed.catalogue import CatalogueError, CatalogueSpec, default_catalogue
 from seed.markdown import parse_roles_markdown
@@ -140,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "remind",
         help="send the escalation reminders that are due, once (the server does it every 30 s)",
+    )
+    commands.add_parser(
+        "review",
+        help="ask the holders whose roles are due for review, and report the unanswered asks, once "
+        "(the server does it hourly)",
+    )
+    commands.add_parser(
+        "digest",
+        help="post the weekly digest of every workspace whose week is over, once (the server "
+        "does it hourly)",
     )
     space = commands.add_parser("workspace", help="workspace administration")
     space_commands = space.add_subparsers(dest="workspace_command", required=True)
@@ -360,6 +371,30 @@ async def cmd_remind(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+async def cmd_review(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    done = await review_pass(core.services)
+    for review, notifications in done:
+        where = f"{review.workspace.platform}:{review.workspace.external_id}"
+        out.write(
+            f"{where}: {len(review.asked)} holds asked about, {len(review.overdue)} reported stale\n"
+        )
+        for note in notifications:
+            out.write(console.render_notification(note) + "\n")
+    out.write(f"{len(done)} workspaces reviewed\n")
+    return 0
+
+
+async def cmd_digest(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    posted = await digest_pass(core.services)
+    for digest, notifications in posted:
+        where = f"{digest.workspace.platform}:{digest.workspace.external_id}"
+        out.write(f"{where}: digest for channel {digest.channel}\n")
+        for note in notifications:
+            out.write(console.render_notification(note) + "\n")
+    out.write(f"{len(posted)} digests posted\n")
+    return 0
+
+
 async def cmd_outbox(core: Core, args: argparse.Namespace, out: TextIO) -> int:
     if args.retry is not None:
         if not await outbox.send_again(core.db, args.retry, core.services.now()):
@@ -424,6 +459,8 @@ def _command(args: argparse.Namespace) -> Command:
         "export": cmd_export,
         "import": cmd_import,
         "remind": cmd_remind,
+        "review": cmd_review,
+        "digest": cmd_digest,
         "outbox": cmd_outbox,
     }
     return commands[args.command]

@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
 from bot.teams.adapter import TeamsAdapter
 from handlers.message import Message, Reply
+from handlers.ownership import ownership_loop
 from handlers.reminders import reminder_loop
 from store import escalations, events
 from store.db import StoreUnavailable
@@ -123,6 +124,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(
                 reminder_loop(core.services, settings.reminder_interval, sent=worker.wake)
+            ),
+            asyncio.create_task(
+                ownership_loop(core.services, settings.review_interval, sent=worker.wake)
             ),
             asyncio.create_task(worker.run()),
             asyncio.create_task(_maintenance(running)),

@@ -127,6 +127,9 @@ class Settings:
     remind_after: timedelta = timedelta(minutes=60)
     # How often the server looks for due reminders.
     reminder_interval: float = 30.0
+    # How often the server runs the ownership review and the digest (each workspace is done at most
+    # hourly, and its digest weekly, by one replica).
+    review_interval: float = 300.0
     log_level: str = "WARNING"
     # "json" (one object per line, for log collectors) or "text"; None: json for the server, text
     # for the command line.

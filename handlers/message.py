@@ -156,6 +156,8 @@ class Notification:
     # Where the matter came up (the blocker's channel, the change's conversation): a platform that
     # cannot message the person directly mentions them there.
     fallback_channel: str | None = None
+    # Posted in the channel `user_id` names rather than to a person (the weekly digest).
+    to_channel: bool = False
 
     @property
     def text(self) -> str:
@@ -170,6 +172,7 @@ class Notification:
             ],
             "actions": [[a.label, a.command, a.style] for a in self.actions],
             "escalation": self.escalation,
+            **({"to_channel": True} if self.to_channel else {}),
         }
 
     @classmethod
@@ -184,7 +187,15 @@ class Notification:
             for parts in payload.get("body", [])
         )
         actions = tuple(Action(*map(str, a)) for a in payload.get("actions", []))
-        return cls(user_id, name, body, actions, payload.get("escalation"), fallback_channel)
+        return cls(
+            user_id,
+            name,
+            body,
+            actions,
+            payload.get("escalation"),
+            fallback_channel,
+            bool(payload.get("to_channel")),
+        )
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"user": self.user_id, "name": self.name, "text": self.text}

@@ -32,6 +32,13 @@ class HandlerConfig:
     # Platforms whose notifications go through the outbox to a delivery worker; the console shows
     # its own in the reply.
     outbox_platforms: frozenset[str] = frozenset({"slack", "teams"})
+    # The ownership review: an ask left unanswered this long is reported to the first of
+    # `reviewer_roles` (then the managing roles) that someone holds in the project.
+    review_grace: timedelta = timedelta(days=7)
+    reviewer_roles: tuple[str, ...] = ("Team Lead",)
+    # How often a replica looks whether a workspace's review or digest is due.
+    review_check_every: timedelta = timedelta(hours=1)
+    digest_every: timedelta = timedelta(days=7)
 
 
 def utc_now() -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,17 +59,19 @@ async def write_audit(
     return entry.id
 
 
-async def audit_entries(
-    db: Database,
+HOLDER_ACTIONS = ("assign", "add", "remove", "handover", "cover")
+
+
+def _audit_query(
     workspace_id: int,
     *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    project_id: int | None = None,
-    role_id: int | None = None,
-    limit: int = 50,
-) -> list[AuditRecord]:
-    """Newest first."""
+    since: datetime | None,
+    until: datetime | None,
+    project_id: int | None,
+    role_id: int | None,
+    actions: Sequence[str] | None,
+    limit: int,
+) -> Any:  # a 3-column Select
     query = (
         select(AuditEntry, Person, Project)
         .outerjoin(Person, Person.id == AuditEntry.actor_id)
@@ -83,19 +86,66 @@ async def audit_entries(
         query = query.where(AuditEntry.project_id == project_id)
     if role_id is not None:
         query = query.where(AuditEntry.role_id == role_id)
-    query = query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)
+    if actions is not None:
+        query = query.where(AuditEntry.action.in_(list(actions)))
+    return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)
+
+
+async def audit_entries_in(
+    session: AsyncSession,
+    workspace_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    project_id: int | None = None,
+    role_id: int | None = None,
+    actions: Sequence[str] | None = None,
+    limit: int = 50,
+) -> list[AuditRecord]:
+    """Newest first, read in the caller's transaction."""
+    query = _audit_query(
+        workspace_id,
+        since=since,
+        until=until,
+        project_id=project_id,
+        role_id=role_id,
+        actions=actions,
+        limit=limit,
+    )
+    return [
+        AuditRecord(
+            id=entry.id,
+            action=entry.action,
+            summary=entry.summary,
+            actor=person_record(actor) if actor else None,
+            reason=entry.reason,
+            platform=entry.platform,
+            channel=entry.channel,
+            created_at=entry.created_at,
+            project=project.name if project else None,
+        )
+        for entry, actor, project in await session.execute(query)
+    ]
+
+
+async def audit_entries(
+    db: Database,
+    workspace_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    project_id: int | None = None,
+    role_id: int | None = None,
+    limit: int = 50,
+) -> list[AuditRecord]:
+    """Newest first."""
     async with db.reading() as session:
-        return [
-            AuditRecord(
-                id=entry.id,
-                action=entry.action,
-                summary=entry.summary,
-                actor=person_record(actor) if actor else None,
-                reason=entry.reason,
-                platform=entry.platform,
-                channel=entry.channel,
-                created_at=entry.created_at,
-                project=project.name if project else None,
-            )
-            for entry, actor, project in await session.execute(query)
-        ]
+        return await audit_entries_in(
+            session,
+            workspace_id,
+            since=since,
+            until=until,
+            project_id=project_id,
+            role_id=role_id,
+            limit=limit,
+        )

@@ -195,6 +195,16 @@ async def set_status(
         return await _notified(session, origin, escalation.id, notify, when)
 
 
+async def active_escalations_in(session: AsyncSession, workspace_id: int) -> list[EscalationRecord]:
+    """Open and acknowledged escalations, oldest first, read in the caller's transaction."""
+    rows = await session.execute(
+        _query()
+        .where(Escalation.workspace_id == workspace_id, Escalation.status.in_(ACTIVE))
+        .order_by(Escalation.number)
+    )
+    return [_record(tuple(row)) for row in rows]
+
+
 async def list_escalations(
     db: Database,
     workspace_id: int,

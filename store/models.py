@@ -104,6 +104,14 @@ class Workspace(Base):
     # Role names, lowest first, that a blocker climbs when nobody holds or acknowledges a role.
     escalation_chain: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Every so many weeks each holder is asked whether their roles are still theirs (0: never).
+    review_every_weeks: Mapped[int] = mapped_column(Integer, default=12, server_default=text("12"))
+    # When a replica last ran the review (or the digest) for this workspace: the claim that makes
+    # one replica, not each, do it.
+    review_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The channel the weekly digest goes to (none: no digest).
+    digest_channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    digest_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Project(Base):
@@ -237,6 +245,11 @@ class Assignment(Base):
     covers_for_id: Mapped[int | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL"), nullable=True
     )
+    # The ownership review: when the holder last said "still mine", when they were asked, and when
+    # an unanswered ask was reported to whoever manages the team.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AuditEntry(Base):

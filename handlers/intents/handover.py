@@ -16,6 +16,7 @@ from handlers.changes import (
     permitted_role,
     person_ref,
     refusal_reply,
+    resolve_role,
 )
 from handlers.message import Reply, line
 from handlers.permissions import Refused, can_manage, may_change_own
@@ -61,6 +62,20 @@ async def handle(turn: Turn, match: re.Match[str]) -> Reply:
     )
 
 
+async def handle_whom(turn: Turn, match: re.Match[str]) -> Reply:
+    """ "Hand over Scrum Master" with nobody named (the review's button): say how to name them."""
+    role = await resolve_role(turn, INTENT, match["role"])
+    if isinstance(role, Reply):
+        return role
+    name = role.name
+    return Reply(
+        intent=INTENT,
+        body=[line(f"To whom? Say “hand over {name} to @someone”.")],
+        outcome="clarify",
+        private=True,
+    )
+
+
 def register(router: Router) -> None:
     router.add(
         INTENT,
@@ -69,3 +84,4 @@ def register(router: Router) -> None:
         rf"(?:handover|hand-over) (?:of )?{ROLE} to {USER}{REASON}",
         rf"(?:pass|transfer|give) {ROLE} (?:over )?to {USER}{REASON}",
     )
+    router.add(INTENT, handle_whom, rf"hand(?:\s*over|\s*off)? {ROLE}")
