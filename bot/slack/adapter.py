@@ -34,8 +34,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.buttons import parse_click
 from bot.delivery import Undeliverable
+from bot.forms import form_for
 from bot.inflight import InFlight
-from bot.slack import render
+from bot.slack import modals, render
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Mention, Message, Notification, Reply
 from store import people
@@ -289,6 +290,7 @@ class SlackAdapter:
         event_id: str | None = None,
         bot_user_id: str | None = None,
         choice: Choice | None = None,
+        project: str | None = None,
     ) -> Reply | None:
         """One message through the handlers; None when it is a retry already handled."""
         clean, mentions = normalise(text, bot_user_id)
@@ -303,8 +305,36 @@ class SlackAdapter:
             mentions=await self._named(team, mentions),
             choice=choice,
             event_id=event_id,
+            project=project,
         )
         return await self.dispatcher.handle_delivery(message)
+
+    @staticmethod
+    def plain_text(text: str) -> str:
+        """A Slack message's text as our text (markup unwrapped), e.g. to fill in a form."""
+        return normalise(text, None)[0]
+
+    async def deliver_reply(
+        self,
+        client: AsyncWebClient,
+        reply: Reply,
+        *,
+        user: str,
+        channel: str | None,
+        thread: str | None = None,
+    ) -> None:
+        """The answer to something done outside a conversation's flow (a form): in its channel,
+        for all to see when it changed something, else privately; with no channel, in a DM."""
+        text, blocks = render.reply_text(reply), render.reply_blocks(reply)
+        if channel is None:
+            opened = await client.conversations_open(users=user)
+            channel = str(opened["channel"]["id"])
+        elif not _public(reply):
+            await client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread
+            )
+            return
+        await client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread)
 
     # --- Bolt listeners ------------------------------------------------------------------------
 
@@ -315,6 +345,7 @@ class SlackAdapter:
         app.event("app_home_opened")(self._on_home)
         app.command(re.compile(r"^/"))(self._on_command)
         app.action(re.compile(f"^{render.ACTION_PREFIX}"))(self._on_button)
+        self.forms = modals.register(app, self)
         app.event(re.compile(".*"))(self._ignore)  # acked, so Slack does not retry unknown events
 
     async def _ignore(self, body: dict[str, Any]) -> None:
@@ -366,11 +397,20 @@ class SlackAdapter:
         command: dict[str, Any],
         respond: Callable[..., Awaitable[Any]],
         context: dict[str, Any],
+        client: AsyncWebClient,
     ) -> None:
         await ack()
+        team = command.get("team_id") or context.get("team_id") or ""
+        form = form_for(command.get("text", ""))
+        if form is not None and command.get("trigger_id"):
+            # A bare "/whoowns assign": the form, rather than the syntax to type.
+            await self.forms.open(
+                client, command["trigger_id"], form, team=team, channel=command.get("channel_id")
+            )
+            return
         async with self.inflight.track():
             reply = await self.converse(
-                team=command.get("team_id") or context.get("team_id") or "",
+                team=team,
                 user=command.get("user_id", ""),
                 text=command.get("text", "") or "help",
                 channel=command.get("channel_id"),
@@ -378,13 +418,10 @@ class SlackAdapter:
             )
             if reply is None:
                 return
-            public = not reply.private and bool(
-                reply.facts.get("started") or reply.facts.get("escalation")
-            )
             await respond(
                 text=render.reply_text(reply),
                 blocks=render.reply_blocks(reply),
-                response_type="in_channel" if public else "ephemeral",
+                response_type="in_channel" if _public(reply) else "ephemeral",
             )
 
     async def _on_button(
@@ -464,6 +501,12 @@ class SlackAdapter:
             if reply is not None and (always or (not reply.private and reply.actions)):
                 sections.append((title, reply))
         await self.client.views_publish(user_id=user, view=render.home_view(sections))
+
+
+def _public(reply: Reply) -> bool:
+    """Whether a reply is for the channel: a change of holders or a raised blocker, never a
+    refusal or a plain answer (those go only to the one who asked)."""
+    return not reply.private and bool(reply.facts.get("started") or reply.facts.get("escalation"))
 
 
 def _team(body: dict[str, Any], context: dict[str, Any]) -> str:

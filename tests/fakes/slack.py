@@ -409,6 +409,105 @@ def home_click_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def message_action_body(
+    callback_id: str,
+    message_text: str,
+    *,
+    response_url: str,
+    message_ts: str = "1700000000.000200",
+    message_user: str = "U2",
+    thread_ts: str | None = None,
+    user: str = "U1",
+    channel: str = "C1",
+    team_id: str = "T1",
+    trigger_id: str | None = None,
+    api_app_id: str = "A1",
+) -> str:
+    """A message shortcut (`message_action`) POST body: a person chose one of the app's actions on
+    someone's message; Slack sends the message, its channel, a trigger_id and a response_url."""
+    message: JsonDict = {
+        "type": "message",
+        "user": message_user,
+        "ts": message_ts,
+        "text": message_text,
+        "team": team_id,
+    }
+    if thread_ts is not None:
+        message["thread_ts"] = thread_ts
+    payload: JsonDict = {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": "testteam"},
+        "user": {"id": user, "username": user, "name": user, "team_id": team_id},
+        "channel": {"id": channel, "name": _channel_name(channel)},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "response_url": response_url,
+        "message_ts": message_ts,
+        "message": message,
+        "api_app_id": api_app_id,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission_body(
+    view: JsonDict,
+    values: JsonDict,
+    *,
+    user: str = "U1",
+    team_id: str = "T1",
+    api_app_id: str = "A1",
+) -> str:
+    """A `view_submission` POST body for a modal the bot opened (`view` as views.open answered),
+    with `values` as Slack puts them in view.state.values: {block_id: {action_id: state}}."""
+    submitted = {**view, "state": {"values": values}}
+    payload: JsonDict = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "testteam"},
+        "user": {"id": user, "username": user, "name": user, "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": new_trigger_id(),
+        "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def block_suggestion_body(
+    action_id: str,
+    block_id: str,
+    value: str,
+    view: JsonDict,
+    *,
+    user: str = "U1",
+    team_id: str = "T1",
+    api_app_id: str = "A1",
+) -> str:
+    """A `block_suggestion` POST body: a person typed `value` into an external_select of a modal;
+    Slack asks the app for the options to show (answered within 3 seconds)."""
+    payload: JsonDict = {
+        "type": "block_suggestion",
+        "user": {"id": user, "username": user, "name": user, "team_id": team_id},
+        "container": {"type": "view", "view_id": view.get("id", "V1")},
+        "api_app_id": api_app_id,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": team_id, "domain": "testteam"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
 async def post_signed(
     url: str,
     body: str,
@@ -447,6 +546,33 @@ async def _post(
 
 # --------------------------------------------------------------------------------------------
 # The fake server
+
+TRIGGER_LIFETIME = 3  # seconds a trigger_id can open a view, as on Slack
+
+
+def _view_problem(view: JsonDict) -> str | None:
+    """What Slack would refuse in a modal: its limits on titles, blocks, ids and metadata."""
+    for part in ("title", "submit", "close"):
+        text = (view.get(part) or {}).get("text", "")
+        if part == "title" and not text:
+            return "[ERROR] missing required field: title"
+        if len(text) > 24:
+            return f"[ERROR] must be less than 25 characters [json-pointer:/view/{part}/text]"
+    blocks = view.get("blocks") or []
+    if len(blocks) > 100:
+        return "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"
+    ids = [b.get("block_id") for b in blocks if b.get("block_id")]
+    if len(ids) != len(set(ids)):
+        return "[ERROR] duplicate block_id"
+    if len(view.get("private_metadata", "")) > 3000:
+        return "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
+    for block in blocks:
+        options = (block.get("element") or {}).get("options") or []
+        if len(options) > 100:
+            return (
+                "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks/element/options]"
+            )
+    return None
 
 
 def _decode_arg(key: str, value: str) -> Any:
@@ -494,6 +620,9 @@ class FakeSlack(LocalServer):
         # Messages the bot posted, by (channel, ts): only these can be changed with chat.update.
         # Ephemeral ones are not among them; Slack changes those only through a response_url.
         self.messages: dict[tuple[str, str], JsonDict] = {}
+        # Modals the bot opened, by view id; trigger ids it has used (each opens one view).
+        self.views: dict[str, JsonDict] = {}
+        self._used_triggers: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
         self._handlers: dict[str, Callable[[dict[str, Any], str | None], JsonDict]] = {
             "auth.test": self._auth_test,
@@ -503,6 +632,9 @@ class FakeSlack(LocalServer):
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
             "views.publish": self._views_publish,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "chat.getPermalink": self._chat_get_permalink,
             "conversations.history": self._conversations_history,
             "apps.connections.open": self._apps_connections_open,
         }
@@ -793,6 +925,55 @@ class FakeSlack(LocalServer):
             "bot_id": BOT_ID,
         }
         return {"ok": True, "view": published}
+
+    def _views_open(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        """A modal, opened with a trigger_id: one that is fresh (Slack allows 3 seconds) and not
+        used before; the view checked against Slack's limits."""
+        trigger = str(args.get("trigger_id", ""))
+        view = args.get("view")
+        if not trigger or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        issued = trigger.split(".", 1)[0]
+        if not issued.isdigit():
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if time.time() - int(issued) > TRIGGER_LIFETIME:
+            return {"ok": False, "error": "expired_trigger_id"}
+        if trigger in self._used_triggers:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        problem = _view_problem(view)
+        if problem is not None:
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": [problem]},
+            }
+        self._used_triggers.add(trigger)
+        opened = {
+            **view,
+            "id": f"V{next(self._view_ids):08d}",
+            "team_id": self.team_id,
+            "state": {"values": {}},
+            "app_id": self.app_id,
+            "bot_id": BOT_ID,
+        }
+        self.views[opened["id"]] = opened
+        return {"ok": True, "view": opened}
+
+    def _views_update(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        view_id, view = str(args.get("view_id", "")), args.get("view")
+        if view_id not in self.views:
+            return {"ok": False, "error": "not_found"}
+        if not isinstance(view, dict) or _view_problem(view) is not None:
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views[view_id] = {**self.views[view_id], **view}
+        return {"ok": True, "view": self.views[view_id]}
+
+    def _chat_get_permalink(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        channel, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))
+        if not channel or not ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _apps_connections_open(self, args: dict[str, Any], token: str | None) -> JsonDict:
         ticket = str(uuid.uuid4())
