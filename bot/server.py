@@ -62,16 +62,23 @@ def describe(settings: Settings, host: str, port: int) -> list[str]:
         f"whoowns serving on http://{host}:{port} — database {database}",
         f"  health: GET http://{host}:{port}/healthz",
     ]
-    if settings.slack is None:
+    slack = settings.slack
+    if slack is None:
         lines.append(
-            "  Slack: disabled. Set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable it "
-            "(and SLACK_APP_TOKEN for Socket Mode); see README, “Connecting Slack”."
+            "  Slack: disabled. Set SLACK_SIGNING_SECRET with SLACK_BOT_TOKEN (one workspace) or "
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (installs on many), and SLACK_APP_TOKEN for "
+            "Socket Mode; see README, “Connecting Slack”."
         )
-    elif settings.slack.app_token:
+    elif slack.app_token:
         lines.append("  Slack: Socket Mode (no public URL needed)")
     else:
         lines.append(
             f"  Slack: HTTP mode; request URL http://{host}:{port}/slack/events (behind your HTTPS proxy)"
+        )
+    if slack is not None and slack.oauth is not None:
+        lines.append(
+            f"  Slack installs: Add to Slack at http://{host}:{port}{slack.oauth.install_path}, "
+            f"redirect URL http://{host}:{port}{slack.oauth.redirect_path} (behind HTTPS)"
         )
     if settings.teams.authenticated:
         lines.append(
@@ -189,6 +196,13 @@ async def slack_events(request: web.Request) -> web.Response:
     return await slack.handle_http(request)
 
 
+async def slack_oauth(request: web.Request) -> web.Response:
+    slack = request.app[RUNNING].slack
+    if slack is None:
+        return web.json_response({"error": "Slack is not enabled on this server"}, status=404)
+    return await slack.handle_oauth(request)
+
+
 async def teams_messages(request: web.Request) -> web.StreamResponse:
     return await request.app[RUNNING].teams.handle_http(request)
 
@@ -200,6 +214,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/slack/events", slack_events)
+    oauth = settings.slack.oauth if settings.slack else None
+    if oauth is not None:
+        app.router.add_get(oauth.install_path, slack_oauth)
+        app.router.add_get(oauth.redirect_path, slack_oauth)
     app.router.add_post("/api/messages", teams_messages)
     return app
 

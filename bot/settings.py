@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.delivery import DeliveryPolicy
-from bot.slack.adapter import SlackConfig
+from bot.slack.adapter import BOT_SCOPES, SlackConfig, SlackOAuth
 from bot.teams.adapter import TeamsConfig
 from handlers.turn import MANAGING_ROLES, HandlerConfig
 from seed.catalogue import CatalogueError, CatalogueSpec
@@ -93,29 +93,58 @@ def _teams(env: Mapping[str, str]) -> TeamsConfig:
     return TeamsConfig(app_id, password, app_type, tenant)
 
 
+def _slack_oauth(env: Mapping[str, str]) -> SlackOAuth | None:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: installs on any number of workspaces by OAuth."""
+    client_id = env.get("SLACK_CLIENT_ID", "").strip()
+    client_secret = env.get("SLACK_CLIENT_SECRET", "").strip()
+    if not client_id and not client_secret:
+        return None
+    if not client_id or not client_secret:
+        missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+        raise SettingsError(
+            f"Slack installs need both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET; {missing} is not set"
+        )
+    scopes = _names(env, "SLACK_SCOPES") or BOT_SCOPES
+    redirect_uri = env.get("SLACK_REDIRECT_URI", "").strip() or None
+    if redirect_uri is not None and not redirect_uri.startswith("https://"):
+        raise SettingsError(f"SLACK_REDIRECT_URI must be an https URL, not {redirect_uri!r}")
+    return SlackOAuth(client_id, client_secret, scopes, redirect_uri)
+
+
 def _slack(env: Mapping[str, str]) -> SlackConfig | None:
+    """One workspace (SLACK_BOT_TOKEN) or many (SLACK_CLIENT_ID/SECRET); the signing secret
+    either way."""
     secret = env.get("SLACK_SIGNING_SECRET", "").strip()
     token = env.get("SLACK_BOT_TOKEN", "").strip()
     app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
-    if not secret and not token:
+    oauth = _slack_oauth(env)
+    if oauth is not None and token:
+        raise SettingsError(
+            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(installs on many workspaces), not both"
+        )
+    credential = "SLACK_CLIENT_ID" if oauth is not None else "SLACK_BOT_TOKEN"
+    if not secret and not token and oauth is None:
         if app_token:
             raise SettingsError(
                 "SLACK_APP_TOKEN needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET too"
             )
         return None
-    if not secret or not token:
-        missing = "SLACK_SIGNING_SECRET" if not secret else "SLACK_BOT_TOKEN"
+    if not secret:
+        raise SettingsError(f"Slack needs SLACK_SIGNING_SECRET with {credential}; it is not set")
+    if oauth is None and not token:
         raise SettingsError(
-            f"Slack needs both SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN; {missing} is not set"
+            "Slack needs SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET (installs on many) with SLACK_SIGNING_SECRET"
         )
-    if not token.startswith("xoxb-"):
+    if token and not token.startswith("xoxb-"):
         raise SettingsError("SLACK_BOT_TOKEN must be a bot token (xoxb-…)")
     if app_token and not app_token.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN must be an app-level token (xapp-…)")
     api_url = env.get("SLACK_API_URL", "").strip() or "https://slack.com/api/"
     if not api_url.startswith(("http://", "https://")):
         raise SettingsError(f"SLACK_API_URL must be an http(s) URL, not {api_url!r}")
-    return SlackConfig(secret, token, app_token, api_url.rstrip("/") + "/")
+    return SlackConfig(secret, token or None, app_token, api_url.rstrip("/") + "/", oauth=oauth)
 
 
 @dataclass(frozen=True)
@@ -147,7 +176,8 @@ class Settings:
     def slack_mode(self) -> str:
         if self.slack is None:
             return "disabled"
-        return "socket mode" if self.slack.app_token else "http"
+        transport = "socket mode" if self.slack.app_token else "http"
+        return f"{transport}, installs by oauth" if self.slack.oauth else transport
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -100,6 +100,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, schema: str | None = None) -> None:
         """`schema` (PostgreSQL only) keeps all tables in that schema, e.g. one per test."""
         self.url = normalise_url(url)
+        self.schema = schema
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:

@@ -386,3 +386,36 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     delivered_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SlackInstallation(Base):
+    """A Slack workspace's (or org's) installation of the app through "Add to Slack": its bot
+    token for every Web API call, and the refresh token when the app rotates tokens. The latest
+    install replaces the one before. Deleted when Slack says the app was uninstalled or its tokens
+    revoked; the workspace's own data (`Workspace` and below) stays until an admin deletes it."""
+
+    __tablename__ = "slack_installation"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "" rather than NULL, so that the unique constraint holds for org-wide and plain installs.
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    bot_token: Mapped[str | None] = mapped_column(String(400))
+    bot_refresh_token: Mapped[str | None] = mapped_column(String(400))
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Everything else Slack said about the install (installer, scopes, bot ids), as slack_sdk's
+    # Installation keeps it.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SlackOAuthState(Base):
+    """An "Add to Slack" link's state parameter, consumed once by the redirect that carries it
+    back (any replica may receive it)."""
+
+    __tablename__ = "slack_oauth_state"
+
+    state: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

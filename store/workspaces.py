@@ -21,6 +21,7 @@ from store.models import (
     Person,
     Project,
     Role,
+    SlackInstallation,
     Workspace,
 )
 from store.names import key
@@ -253,6 +254,9 @@ async def workspace_contents(db: Database, workspace_id: int) -> dict[str, int]:
         "audit entries": select(func.count()).where(AuditEntry.workspace_id == workspace_id),
         "escalations": select(func.count()).where(Escalation.workspace_id == workspace_id),
         "notifications": select(func.count()).where(OutboxMessage.workspace_id == workspace_id),
+        "Slack installations": select(func.count(SlackInstallation.team_id))
+        .join(Workspace, Workspace.external_id == SlackInstallation.team_id)
+        .where(Workspace.id == workspace_id, Workspace.platform == "slack"),
     }
     async with db.reading() as session:
         return {name: int(await session.scalar(query) or 0) for name, query in counted.items()}
@@ -263,5 +267,11 @@ async def delete_workspace(db: Database, workspace_id: int) -> dict[str, int]:
     returns what it held."""
     removed = await workspace_contents(db, workspace_id)
     async with db.transaction() as session:
+        workspace = await session.get(Workspace, workspace_id)
+        if workspace is not None and workspace.platform == "slack":
+            # Its tokens too, if the app is still installed there: nothing of it is kept.
+            await session.execute(
+                delete(SlackInstallation).where(SlackInstallation.team_id == workspace.external_id)
+            )
         await session.execute(delete(Workspace).where(Workspace.id == workspace_id))
     return removed

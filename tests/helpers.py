@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.console import console_message
@@ -36,4 +36,23 @@ async def eventually(found: Callable[[], T | None], timeout: float = 10.0, what:
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"no {what} within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+async def until(
+    probe: Callable[[], Awaitable[T]],
+    wanted: object = ...,
+    *,
+    what: str,
+    timeout: float = 10.0,  # noqa: ASYNC109
+) -> T:
+    """What the coroutine `probe` answers once it is `wanted` (by default: anything truthy),
+    polling; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await probe()
+        if (found == wanted) if wanted is not ... else bool(found):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout} s (last: {found!r})")
         await asyncio.sleep(0.05)

@@ -238,7 +238,9 @@ def test_outbox_settings_come_from_the_environment() -> None:
 def test_settings_for_slack_are_checked_and_secrets_kept_out_of_repr() -> None:
     from bot.settings import Settings, SettingsError
 
-    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN is not set"):
+    with pytest.raises(
+        SettingsError, match=r"SLACK_BOT_TOKEN \(one workspace\) or SLACK_CLIENT_ID"
+    ):
         Settings.from_env({"SLACK_SIGNING_SECRET": "s"})
     with pytest.raises(SettingsError, match="xapp"):
         Settings.from_env(

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from bot.server import create_app
 from bot.settings import Settings
-from bot.slack.adapter import SlackConfig, normalise
+from bot.slack.adapter import BOT_SCOPES, SlackConfig, normalise
+from bot.slack.modals import ESCALATE_MESSAGE, WHO_OWNS_MESSAGE
 from tests.conftest import proxied_postgres
 from tests.fakes.slack import (
     FORM,
@@ -443,22 +444,23 @@ def test_the_manifest_is_one_paste() -> None:
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/whoowns" and command["url"].endswith("/slack/events")
     assert command["should_escape"] is True  # mentions arrive as <@U123|name>
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
-        "app_mentions:read",
-        "chat:write",
-        "commands",
-        "im:history",
-        "im:write",
-        "users:read",
-    }
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
+    assert manifest["oauth_config"]["redirect_urls"] == [
+        "https://whoowns.example.com/slack/oauth_redirect"
+    ]
+    shortcuts = {s["callback_id"]: s["type"] for s in manifest["features"]["shortcuts"]}
+    assert shortcuts == {ESCALATE_MESSAGE: "message", WHO_OWNS_MESSAGE: "message"}
     settings = manifest["settings"]
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_home_opened",
         "app_mention",
         "message.im",
+        "app_uninstalled",
+        "tokens_revoked",
     }
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"]["is_enabled"] is True
+    assert settings["interactivity"]["message_menu_options_url"].endswith("/slack/events")
 
 
 async def test_workflows_in_slack_form(slack: FakeSlack, tmp_path: Path) -> None:

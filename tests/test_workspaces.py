@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import build_parser
@@ -10,7 +11,7 @@ from bot.cli import run as cli_run
 from bot.settings import Settings
 from handlers.dispatch import Dispatcher
 from handlers.message import Mention, Message
-from store import migrate, workspaces
+from store import migrate, slack_installs, workspaces
 from store.db import Database
 
 
@@ -29,6 +30,14 @@ async def test_deleting_a_workspace_removes_all_of_it_and_nothing_else(
 ) -> None:
     for team in ("T1", "T2"):
         await _team_with_history(dispatcher, team)
+        await slack_installs.save_installation(
+            database,
+            enterprise_id=None,
+            team_id=team,
+            tokens=slack_installs.Tokens(f"xoxb-{team}", None, None),
+            details={},
+            installed_at=datetime.now(UTC),
+        )
     doomed = await workspaces.find_workspace(database, "slack", "T1")
     kept = await workspaces.find_workspace(database, "slack", "T2")
     assert doomed is not None and kept is not None
@@ -37,6 +46,11 @@ async def test_deleting_a_workspace_removes_all_of_it_and_nothing_else(
     assert removed == before  # the same history in both
     assert removed["people"] == 3 and removed["assignments"] == 1 and removed["escalations"] == 1
     assert removed["audit entries"] >= 2 and removed["notifications"] == 2
+    assert removed["Slack installations"] == 1
+    assert (
+        await slack_installs.find_installation(database, enterprise_id=None, team_id="T1") is None
+    )
+    assert await slack_installs.find_installation(database, enterprise_id=None, team_id="T2")
     assert await workspaces.find_workspace(database, "slack", "T1") is None
     assert await workspaces.workspace_contents(database, doomed.id) == dict.fromkeys(removed, 0)
     assert await workspaces.workspace_contents(database, kept.id) == before

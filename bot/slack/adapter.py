@@ -11,6 +11,7 @@ import html
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -29,6 +31,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -37,6 +40,7 @@ from bot.delivery import Undeliverable
 from bot.forms import form_for
 from bot.inflight import InFlight
 from bot.slack import modals, render
+from bot.slack.installs import DatabaseInstallationStore, DatabaseStateStore
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Mention, Message, Notification, Reply
 from store import people
@@ -51,6 +55,15 @@ _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+# The bot scopes an install asks for: the same as slack/manifest.yml's (a test holds them equal).
+BOT_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "im:write", "users:read")
+# What a command from a workspace without the app's token is answered (by its response_url).
+NOT_INSTALLED_REPLY = (
+    "whoowns is not installed in this workspace (or was removed from it): ask a workspace admin "
+    "to add it again."
+)
+# Web API clients kept, one per workspace token in use (each is small; the HTTP session is shared).
+CLIENTS_KEPT = 1000
 # Message metadata that marks a notification from the outbox (its row id in the payload).
 OUTBOX_EVENT = "whoowns_notification"
 # App Home's sections: title, the command that fills it, and whether it shows when it has nothing
@@ -80,13 +93,34 @@ UNDELIVERABLE = frozenset(
 
 
 @dataclass(frozen=True)
+class SlackOAuth:
+    """ "Add to Slack" for any number of workspaces: Slack's OAuth v2 install flow."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: tuple[str, ...]
+    # Needed only when the app's settings list several redirect URLs.
+    redirect_uri: str | None = None
+    install_path: str = "/slack/install"
+    redirect_path: str = "/slack/oauth_redirect"
+    # A rotating token is refreshed this long before it expires (Slack's last 12 hours).
+    refresh_before: timedelta = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     signing_secret: str = field(repr=False)
-    bot_token: str = field(repr=False)
+    # One workspace: its bot token. With `oauth`, each installed workspace has its own instead.
+    bot_token: str | None = field(default=None, repr=False)
     app_token: str | None = field(default=None, repr=False)
     api_url: str = "https://slack.com/api/"
     # Seconds for one Web API call; a slow call is retried (and an outbox send checked first).
     timeout: int = 10
+    oauth: SlackOAuth | None = None
+
+
+class NotInstalled(Exception):
+    """The app has no token for this workspace: never installed there, uninstalled or revoked."""
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -128,13 +162,10 @@ class SlackAdapter:
         self.inflight = inflight
         # One HTTP session for every Web API call: connections are kept alive, not set up each time.
         self.http = aiohttp.ClientSession()
-        self.client = AsyncWebClient(
-            token=config.bot_token,
-            base_url=config.api_url,
-            session=self.http,
-            timeout=config.timeout,
-            retry_handlers=retry_handlers(),
-        )
+        # With OAuth it has no token: each call gets its workspace's (`client_for`).
+        self.client = self._web_client(None if config.oauth else config.bot_token)
+        self.installs = DatabaseInstallationStore(db) if config.oauth else None
+        self._clients: OrderedDict[str, AsyncWebClient] = OrderedDict()
         self.app = AsyncApp(
             signing_secret=config.signing_secret,
             client=self.client,
@@ -142,11 +173,98 @@ class SlackAdapter:
             raise_error_for_unhandled_request=False,
             # handle_http has verified the signature already (Socket Mode needs none).
             request_verification_enabled=False,
+            **self._oauth_arguments(db),
+        )
+        self.rotator = (
+            AsyncTokenRotator(
+                client_id=config.oauth.client_id,
+                client_secret=config.oauth.client_secret,
+                client=self.client,
+            )
+            if config.oauth
+            else None
         )
         self.verifier = SignatureVerifier(config.signing_secret)
         self.socket: AsyncSocketModeHandler | None = None
         self._names: dict[tuple[str, str], tuple[str, float]] = {}
         self._register()
+
+    def _web_client(self, token: str | None) -> AsyncWebClient:
+        return AsyncWebClient(
+            token=token,
+            base_url=self.config.api_url,
+            session=self.http,
+            timeout=self.config.timeout,
+            retry_handlers=retry_handlers(),
+        )
+
+    def _oauth_arguments(self, db: Database) -> dict[str, Any]:
+        """AsyncApp's arguments for the install flow; none for one workspace with its token."""
+        oauth = self.config.oauth
+        if oauth is None or self.installs is None:
+            return {}
+        settings = AsyncOAuthSettings(
+            client_id=oauth.client_id,
+            client_secret=oauth.client_secret,
+            scopes=list(oauth.scopes),
+            redirect_uri=oauth.redirect_uri,
+            install_path=oauth.install_path,
+            redirect_uri_path=oauth.redirect_path,
+            installation_store=self.installs,
+            state_store=DatabaseStateStore(db),
+            token_rotation_expiration_minutes=int(oauth.refresh_before.total_seconds() // 60),
+        )
+        # Bolt's authorize is built with our client, so token refreshes go to our API URL too.
+        return {
+            "installation_store": self.installs,
+            "oauth_settings": settings,
+            "user_facing_authorize_error_message": NOT_INSTALLED_REPLY,
+        }
+
+    async def client_for(self, team: str) -> AsyncWebClient:
+        """A Web API client with the workspace's bot token, for calls made outside a request
+        (notifications, App Home, names). With OAuth, the token is looked up in the store on each
+        call, so that an uninstall on any replica stops it at once, and refreshed when it is about
+        to expire."""
+        if self.installs is None or self.rotator is None or self.config.oauth is None:
+            return self.client
+        installation = await self.installs.async_find_installation(enterprise_id=None, team_id=team)
+        if installation is None or not installation.bot_token:
+            raise NotInstalled(f"whoowns is not installed in Slack workspace {team}")
+        rotated = await self.rotator.perform_token_rotation(
+            installation=installation,
+            minutes_before_expiration=int(self.config.oauth.refresh_before.total_seconds() // 60),
+        )
+        if rotated is not None:
+            await self.installs.async_save(rotated)
+            installation = rotated
+        token = str(installation.bot_token)
+        client = self._clients.pop(token, None) or self._web_client(token)
+        self._clients[token] = client
+        while len(self._clients) > CLIENTS_KEPT:
+            self._clients.popitem(last=False)
+        return client
+
+    async def handle_oauth(self, request: web.Request) -> web.Response:
+        """GET /slack/install (the "Add to Slack" page) and /slack/oauth_redirect (Slack sends the
+        installer back with a code; Bolt exchanges it and saves the installation)."""
+        flow = self.app.oauth_flow
+        if flow is None:
+            return web.json_response({"error": "Slack installs are not enabled"}, status=404)
+        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=headers)
+        try:
+            if request.path == flow.install_path:
+                response = await flow.handle_installation(bolt_request)
+            else:
+                response = await flow.handle_callback(bolt_request)
+        except StoreUnavailable:
+            log.error("slack: an install could not reach the database")
+            return web.Response(
+                status=503,
+                text="whoowns cannot reach its database just now; please try the install again.",
+            )
+        return await to_aiohttp_response(response)
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -181,7 +299,10 @@ class SlackAdapter:
     async def send(self, message: OutboxRecord, notification: Notification) -> str | None:
         """A notification as a DM: conversations.open, then chat.postMessage carrying the outbox
         row's id as metadata, so that a later attempt can see that an earlier one arrived."""
-        client = self.client
+        try:
+            client = await self.client_for(message.workspace)
+        except NotInstalled as exc:
+            raise Undeliverable(str(exc)) from exc
         try:
             opened = await client.conversations_open(users=message.recipient)
             channel = str(opened["channel"]["id"])
@@ -229,18 +350,20 @@ class SlackAdapter:
         self,
         reply: Reply,
         *,
+        team: str,
         channel: str,
         user: str,
         thread: str | None,
         direct: bool,
     ) -> None:
         text, blocks = render.reply_text(reply), render.reply_blocks(reply)
+        client = await self.client_for(team)
         if reply.private and not direct:
-            await self.client.chat_postEphemeral(
+            await client.chat_postEphemeral(
                 channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread
             )
         else:
-            await self.client.chat_postMessage(
+            await client.chat_postMessage(
                 channel=channel, text=text, blocks=blocks, thread_ts=thread
             )
 
@@ -264,7 +387,9 @@ class SlackAdapter:
         if cached:
             return cached
         try:
-            info = await self.client.users_info(user=user)
+            info = await (await self.client_for(team)).users_info(user=user)
+        except NotInstalled:
+            return None
         except SlackApiError as exc:
             log.info("slack: users.info %s failed: %s", user, exc.response.get("error"))
             return None
@@ -346,6 +471,9 @@ class SlackAdapter:
         app.command(re.compile(r"^/"))(self._on_command)
         app.action(re.compile(f"^{render.ACTION_PREFIX}"))(self._on_button)
         self.forms = modals.register(app, self)
+        if self.installs is not None:
+            # app_uninstalled and tokens_revoked: Bolt's listeners delete the tokens from our store.
+            app.enable_token_revocation_listeners()
         app.event(re.compile(".*"))(self._ignore)  # acked, so Slack does not retry unknown events
 
     async def _ignore(self, body: dict[str, Any]) -> None:
@@ -376,9 +504,9 @@ class SlackAdapter:
         direct: bool,
     ) -> None:
         async with self.inflight.track():
-            user = event.get("user", "")
+            user, team = event.get("user", ""), _team(body, context)
             reply = await self.converse(
-                team=_team(body, context),
+                team=team,
                 user=user,
                 text=event.get("text", ""),
                 channel=event.get("channel"),
@@ -388,7 +516,12 @@ class SlackAdapter:
             )
             if reply is not None:
                 await self._say(
-                    reply, channel=event["channel"], user=user, thread=thread, direct=direct
+                    reply,
+                    team=team,
+                    channel=event["channel"],
+                    user=user,
+                    thread=thread,
+                    direct=direct,
                 )
 
     async def _on_command(
@@ -469,15 +602,16 @@ class SlackAdapter:
             message_ts = body.get("container", {}).get("message_ts") or body.get("message", {}).get(
                 "ts"
             )
+            client = await self.client_for(team)
             if reply.private or message_ts is None:
-                await self.client.chat_postEphemeral(
+                await client.chat_postEphemeral(
                     channel=channel,
                     user=user,
                     text=render.reply_text(reply),
                     blocks=render.reply_blocks(reply),
                 )
                 return
-            await self.client.chat_update(
+            await client.chat_update(
                 channel=channel,
                 ts=message_ts,
                 text=render.reply_text(reply),
@@ -500,7 +634,8 @@ class SlackAdapter:
             reply = await self.converse(team=team, user=user, text=text, channel=None)
             if reply is not None and (always or (not reply.private and reply.actions)):
                 sections.append((title, reply))
-        await self.client.views_publish(user_id=user, view=render.home_view(sections))
+        client = await self.client_for(team)
+        await client.views_publish(user_id=user, view=render.home_view(sections))
 
 
 def _public(reply: Reply) -> bool:

@@ -15,6 +15,7 @@ Shapes follow the Slack API reference and the installed slack_sdk / slack_bolt s
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -201,6 +202,20 @@ def app_home_opened(user: str = "U1", *, channel: str = "D1") -> JsonDict:
         "user": user,
         "channel": channel,
         "tab": "home",
+        "event_ts": new_ts(),
+    }
+
+
+def app_uninstalled() -> JsonDict:
+    """The event Slack sends when a workspace removes the app (its tokens are revoked with it)."""
+    return {"type": "app_uninstalled", "event_ts": new_ts()}
+
+
+def tokens_revoked(*, bot: bool = True, users: tuple[str, ...] = ()) -> JsonDict:
+    """The event Slack sends when the app's tokens in a workspace are revoked."""
+    return {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": list(users), "bot": [BOT_USER_ID] if bot else []},
         "event_ts": new_ts(),
     }
 
@@ -624,6 +639,14 @@ class FakeSlack(LocalServer):
         self.views: dict[str, JsonDict] = {}
         self._used_triggers: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
+        # OAuth: the app's credentials (`oauth_app`), codes not yet exchanged, and the bot tokens
+        # and refresh tokens granted, each to its workspace. Once any token has been granted, a
+        # token Slack never issued (or has revoked) is refused, as Slack does.
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.tokens: dict[str, str] = {}
+        self._codes: dict[str, JsonDict] = {}
+        self._refresh_tokens: dict[str, JsonDict] = {}
         self._handlers: dict[str, Callable[[dict[str, Any], str | None], JsonDict]] = {
             "auth.test": self._auth_test,
             "users.info": self._users_info,
@@ -655,6 +678,82 @@ class FakeSlack(LocalServer):
     def response_url(self, name: str) -> str:
         """A response_url on the fake; JSON POSTed to it is recorded as method "response_url"."""
         return f"{self.base_url}/responses/{name}"
+
+    # ---- OAuth
+
+    def oauth_app(self, client_id: str, client_secret: str) -> None:
+        """The app's credentials, which oauth.v2.access checks (HTTP Basic auth, as slack_sdk sends)."""
+        self.client_id, self.client_secret = client_id, client_secret
+
+    def grant(
+        self,
+        team_id: str,
+        team: str = "",
+        *,
+        installer: str = "U0INSTALL",
+        expires_in: int | None = None,
+    ) -> str:
+        """What a person's "Allow" on Slack's consent page produces: a code for oauth.v2.access.
+        `expires_in` (seconds) turns token rotation on: the first token expires then and comes
+        with a refresh token; each refreshed one lasts 12 hours."""
+        code = f"code-{team_id}-{secrets.token_hex(6)}"
+        self._codes[code] = {
+            "team_id": team_id,
+            "team": team or f"Team {team_id}",
+            "installer": installer,
+            "expires_in": expires_in,
+        }
+        return code
+
+    def revoke(self, team_id: str) -> None:
+        """The workspace removed the app: its tokens stop working."""
+        for token, team in list(self.tokens.items()):
+            if team == team_id:
+                del self.tokens[token]
+        for refresh, grant in list(self._refresh_tokens.items()):
+            if grant["team_id"] == team_id:
+                del self._refresh_tokens[refresh]
+
+    def _oauth_v2_access(self, args: dict[str, Any], request: web.Request) -> JsonDict:
+        client_id, client_secret = _basic_auth(request.headers.get("Authorization", ""))
+        if client_id is None:  # Slack also takes them as arguments
+            client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if client_secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        if args.get("grant_type") == "refresh_token":
+            grant = self._refresh_tokens.pop(str(args.get("refresh_token", "")), None)
+            if grant is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+        else:
+            grant = self._codes.pop(str(args.get("code", "")), None)
+            if grant is None:
+                return {"ok": False, "error": "invalid_code"}
+        return self._issue_token(grant)
+
+    def _issue_token(self, grant: JsonDict) -> JsonDict:
+        team_id = grant["team_id"]
+        token = f"xoxb-{team_id}-{secrets.token_hex(8)}"
+        self.tokens[token] = team_id
+        answer: JsonDict = {
+            "ok": True,
+            "access_token": token,
+            "token_type": "bot",
+            "scope": _BOT_SCOPES,
+            "bot_user_id": BOT_USER_ID,
+            "app_id": self.app_id,
+            "team": {"id": team_id, "name": grant["team"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "authed_user": {"id": grant["installer"]},
+        }
+        if grant["expires_in"] is not None:
+            refresh = f"xoxe-1-{secrets.token_hex(12)}"
+            # A refreshed token lasts Slack's 12 hours, whatever the first one was given.
+            self._refresh_tokens[refresh] = {**grant, "expires_in": 12 * 3600}
+            answer.update(refresh_token=refresh, expires_in=grant["expires_in"])
+        return answer
 
     # ---- recorded calls
 
@@ -733,6 +832,9 @@ class FakeSlack(LocalServer):
             token = arg_token
         call = SlackCall(method, args, token)
         await self._record(call)
+        if method == "oauth.v2.access":
+            call.response.update(self._oauth_v2_access(args, request))
+            return _slack_json(call.response)
 
         handler = self._handlers.get(method)
         if handler is None:
@@ -742,6 +844,8 @@ class FakeSlack(LocalServer):
         app_level = token.startswith("xapp-")
         if app_level != (method == "apps.connections.open"):
             return _slack_json({"ok": False, "error": "not_allowed_token_type"})
+        if self.tokens and not app_level and token not in self.tokens:
+            return _slack_json({"ok": False, "error": "invalid_auth"})
         error = self._take_failure(method)
         if error is not None and error != "timeout":
             return _error_response(error)
@@ -777,7 +881,7 @@ class FakeSlack(LocalServer):
             "url": f"https://{self.team_domain}.slack.com/",
             "team": self.team,
             "user": BOT_USER_NAME,
-            "team_id": self.team_id,
+            "team_id": self.tokens.get(token or "", self.team_id),
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
@@ -1094,6 +1198,16 @@ class FakeSlack(LocalServer):
                 f"socket messages so far: {self.socket_messages!r}"
             ) from None
         return self.socket_acks[envelope_id]
+
+
+def _basic_auth(header: str) -> tuple[str | None, str | None]:
+    if not header.startswith("Basic "):
+        return None, None
+    try:
+        login, _, password = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
+    except ValueError:
+        return None, None
+    return login, password
 
 
 def _slack_json(body: JsonDict, headers: dict[str, str] | None = None) -> web.Response:
