@@ -148,8 +148,15 @@ async def apply_and_confirm(
 def _notify(turn: Turn, person: PersonRecord, body: Line) -> list[Notification]:
     if person.id == turn.sender.id:
         return []
+    message = turn.message
     return [
-        Notification(person.user_id, person.name, (body,), fallback_channel=turn.message.channel)
+        Notification(
+            person.user_id,
+            person.name,
+            (body,),
+            fallback_channel=message.channel,
+            fallback_thread=message.thread,
+        )
     ]
 
 

@@ -82,6 +82,7 @@ def notice(
             actions(escalation.number),
             escalation.number,
             fallback_channel=escalation.channel,
+            fallback_thread=escalation.thread,
         )
         for h in holders
     ]
@@ -97,7 +98,15 @@ def tell_raiser(
     body = (line(mention(turn.sender), said + (f" Note: {note}" if note else "")),)
     # Mentioned, if need be, where the blocker was raised: not where the one who acted on it is.
     return [
-        Notification(raiser.user_id, raiser.name, body, (), escalation.number, escalation.channel)
+        Notification(
+            raiser.user_id,
+            raiser.name,
+            body,
+            (),
+            escalation.number,
+            fallback_channel=escalation.channel,
+            fallback_thread=escalation.thread,
+        )
     ]
 
 

@@ -158,6 +158,8 @@ class Notification:
     fallback_channel: str | None = None
     # Posted in the channel `user_id` names rather than to a person (the weekly digest).
     to_channel: bool = False
+    # The thread in `fallback_channel` where it came up (a Teams channel conversation), if any.
+    fallback_thread: str | None = None
 
     @property
     def text(self) -> str:
@@ -173,6 +175,7 @@ class Notification:
             "actions": [[a.label, a.command, a.style] for a in self.actions],
             "escalation": self.escalation,
             **({"to_channel": True} if self.to_channel else {}),
+            **({"thread": self.fallback_thread} if self.fallback_thread else {}),
         }
 
     @classmethod
@@ -195,6 +198,7 @@ class Notification:
             payload.get("escalation"),
             fallback_channel,
             bool(payload.get("to_channel")),
+            payload.get("thread"),
         )
 
     def as_json(self) -> dict[str, Any]:

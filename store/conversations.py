@@ -21,6 +21,19 @@ def channel_key(channel_id: str) -> str:
     return f"channel:{channel_id}"
 
 
+def thread_key(conversation_id: str) -> str:
+    """One thread of a channel (a Teams channel conversation, "19:…;messageid=…")."""
+    return f"thread:{conversation_id}"
+
+
+TEAM_PREFIX = "team:"
+
+
+def team_key(team_id: str) -> str:
+    """A team the bot is installed in: its roster holds people the bot may open a chat with."""
+    return f"{TEAM_PREFIX}{team_id}"
+
+
 async def save_reference(
     db: Database, workspace_id: int, key: str, reference: dict[str, Any]
 ) -> None:
@@ -51,3 +64,22 @@ async def find_reference(
             )
         )
         return dict(reference) if reference else None
+
+
+async def find_references(
+    db: Database, platform: str, workspace: str, prefix: str
+) -> list[dict[str, Any]]:
+    """Every reference whose key starts with `prefix` (e.g. each team the bot is in), the most
+    recently seen first."""
+    async with db.reading() as session:
+        rows = await session.scalars(
+            select(ConversationRef.reference)
+            .join(Workspace, Workspace.id == ConversationRef.workspace_id)
+            .where(
+                Workspace.platform == platform,
+                Workspace.external_id == workspace,
+                ConversationRef.key.startswith(prefix, autoescape=True),
+            )
+            .order_by(ConversationRef.updated_at.desc())
+        )
+        return [dict(reference) for reference in rows]

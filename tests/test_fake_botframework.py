@@ -421,7 +421,10 @@ async def test_failures_reach_the_bot(connector: FakeConnector, server: BotServe
 
 async def test_unknown_routes_are_404_and_recorded(connector: FakeConnector) -> None:
     conversation_id = "19:abc@thread.tacv2;messageid=1"
-    url = f"{connector.service_url}v3/conversations/{quote(conversation_id, safe='')}/members/29:x"
+    url = (
+        f"{connector.service_url}v3/conversations/{quote(conversation_id, safe='')}"
+        "/activities/1/members"
+    )
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         assert resp.status == 404
         body = await resp.json()
@@ -465,3 +468,48 @@ async def test_an_app_id_requires_a_token(connector: FakeConnector) -> None:
         assert bot.bot.received == [] and connector.sent == []
     with pytest.raises(OSError, match="tried to reach"):  # and the guard would have caught it
         socket.getaddrinfo("login.botframework.com", 443)
+
+
+async def test_the_roster_answers_teamsinfo_and_bounds_who_a_bot_can_chat_with(
+    connector: FakeConnector,
+) -> None:
+    from botbuilder.schema import ChannelAccount, ConversationParameters, ErrorResponseException
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    from bot.teams.connector_http import use_aiohttp
+
+    carol = connector.add_member("29:carol", "Carol Danvers")
+    for n in range(5):
+        connector.add_member(f"29:m{n}", f"Member {n}")
+    async with aiohttp.ClientSession() as http:
+        credentials = MicrosoftAppCredentials("", "")
+        client = use_aiohttp(ConnectorClient(credentials, base_url=connector.service_url), http)
+        # By id or by AAD object id, in the team or through one of its channels' threads.
+        for conversation in (TEAM_ID, f"{CHANNEL};messageid=1"):
+            for member_id in ("29:carol", carol["aadObjectId"]):
+                found = await client.conversations.get_conversation_member(conversation, member_id)
+                assert found.name == "Carol Danvers"
+        with pytest.raises(ErrorResponseException):
+            await client.conversations.get_conversation_member(TEAM_ID, "29:stranger")
+        first = await client.conversations.get_teams_conversation_paged_members(TEAM_ID, 4)
+        rest = await client.conversations.get_teams_conversation_paged_members(
+            TEAM_ID, 4, first.continuation_token
+        )
+        assert len(first.members) == 4 and len(rest.members) == 2
+        assert rest.continuation_token is None
+
+        def one_to_one(member: str) -> ConversationParameters:
+            return ConversationParameters(
+                is_group=False,
+                bot=ChannelAccount(id=BOT_ID),
+                members=[ChannelAccount(id=member)],
+                tenant_id=TENANT_ID,
+            )
+
+        opened = await client.conversations.create_conversation(one_to_one("29:carol"))
+        assert opened.id.startswith("a:new-conv-")
+        with pytest.raises(ErrorResponseException):
+            await client.conversations.create_conversation(one_to_one("29:stranger"))
+    assert [s.operation for s in connector.roster_reads()][:4] == ["get_member"] * 4
+    assert connector.to(TEAM_ID) == []  # roster reads are not messages in the team

@@ -3,6 +3,7 @@ Bot Framework connector (at the activities' serviceUrl) that records every reply
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zipfile
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
 from jsonschema import Draft4Validator
 
+from bot.delivery import DeliveryPolicy
 from bot.server import create_app
 from bot.settings import Settings
 from bot.teams.adapter import TeamsConfig
@@ -26,6 +28,8 @@ from bot.teams.connector_http import use_aiohttp
 from bot.teams.package import PackageError, build_package
 from tests.conftest import proxied_postgres
 from tests.fakes.botframework import (
+    BOT_ID,
+    TENANT_ID,
     FakeConnector,
     SentActivity,
     card_submit,
@@ -223,22 +227,26 @@ async def test_escalation_reaches_a_holder_proactively_and_the_card_acks(server:
 async def test_a_holder_who_never_talked_to_the_bot_is_mentioned_where_it_was_raised(
     server: Server,
 ) -> None:
-    await server.channel(
-        "assign <at>Bob</at> as Scrum Master", user=ADMIN, name="Admin", mentions=((BOB, "Bob"),)
+    assign = channel_message(
+        "assign <at>Bob</at> as Scrum Master",
+        service_url=server.connector.service_url,
+        user_id=ADMIN,
+        user_name="Admin",
+        mentions=((BOB, "Bob"),),
     )
+    await server.post(assign)
     activity = channel_message(
         "escalate: blocked on GPU quota", service_url=server.connector.service_url
     )
     await server.post(activity)
-    # The two answers, and the notices of both changes (made Scrum Master, the blocker) to Bob,
-    # who is mentioned here instead, as he has no chat with the bot.
-    sent = await server.connector.wait_for(3, conversation_id=activity["conversation"]["id"])
-    (fallback,) = [
-        s for s in sent if "blocked on GPU quota" in text_of(s) and "Raised" in text_of(s)
-    ]
-    assert "can't message these people directly" in text_of(fallback)
-    assert "<at>Bob</at>" in text_of(fallback)
-    assert any(e["mentioned"]["id"] == BOB for e in fallback.activity["entities"])
+    # Bob has no chat with the bot and is in no roster it can read: each notice mentions him in
+    # the thread where its matter came up (the change's, then the blocker's).
+    for thread, says in ((assign, "made you Scrum Master"), (activity, "blocked on GPU quota")):
+        sent = await server.connector.wait_for(2, conversation_id=thread["conversation"]["id"])
+        (fallback,) = [s for s in sent if says in text_of(s) and "directly" in text_of(s)]
+        assert "can't message these people directly" in text_of(fallback)
+        assert "<at>Bob</at>" in text_of(fallback)
+        assert any(e["mentioned"]["id"] == BOB for e in fallback.activity["entities"])
 
 
 async def test_a_redelivered_activity_is_answered_once(server: Server) -> None:
@@ -433,3 +441,140 @@ async def test_connector_calls_go_over_aiohttp_with_the_bots_token(
     assert sent.activity["attachments"][0]["content"] == {"a": [1, "ü"]}
     assert sent.activity["entities"][0]["mentioned"] == {"id": "29:dana", "name": "Dana"}
     assert answer.id == sent.response_id
+
+
+# --- people who never talked to the bot ----------------------------------------------------------
+
+
+def _created_chats(connector: FakeConnector) -> list[SentActivity]:
+    return [s for s in connector.sent if s.operation == "create_conversation" and s.ok]
+
+
+async def test_someone_in_a_teams_roster_gets_a_personal_chat_opened_and_kept(
+    server: Server,
+) -> None:
+    connector = server.connector
+    connector.add_member(BOB, "Bob Baker")
+    # The mention was shortened to "Bob" in the message; the roster has his full name.
+    made = await server.channel(
+        "assign <at>Bob</at> as Scrum Master", user=ADMIN, name="Admin", mentions=((BOB, "Bob"),)
+    )
+    assert "Bob Baker" in text_of(made)
+    [created] = await eventually(lambda: _created_chats(connector), what="a chat opened")
+    assert created.activity["members"] == [{"id": BOB, "name": "Bob Baker"}]
+    assert created.activity["tenantID"] == TENANT_ID  # botbuilder's spelling of it
+    assert created.activity["channelData"] == {"tenant": {"id": TENANT_ID}}
+    assert created.activity["bot"]["id"] == BOT_ID
+    chat = created.conversation_id
+    [notice] = await eventually(lambda: connector.activities(chat), what="the notice")
+    assert "Scrum Master" in text_of(notice)
+    # The next notice goes straight into the chat kept: no second lookup, no second creation.
+    reads = len(connector.roster_reads())
+    raised = channel_message("escalate: blocked on GPU quota", service_url=connector.service_url)
+    await server.post(raised)
+    sent = await eventually(lambda: connector.activities(chat)[1:], what="the second notice")
+    assert "blocked on GPU quota" in text_of(sent[0])
+    assert len(_created_chats(connector)) == 1
+    assert connector.roster_reads()[reads:] == []
+    assert not any(
+        "can't message these people directly" in text_of(s)
+        for s in connector.to(raised["conversation"]["id"])
+    )
+
+
+async def test_the_raiser_is_told_in_the_thread_she_raised_it_in_not_in_the_ackers_chat(
+    server: Server,
+) -> None:
+    """A blocker raised in a channel thread by Alice, who has no chat with the bot and is in no
+    roster, acknowledged by the Scrum Master from his own chat: Alice is mentioned in her
+    thread, even after other threads of that channel have talked to the bot since."""
+    connector = server.connector
+    connector.add_member(CAROL, "Carol")
+    await server.personal("hi", user=CAROL, name="Carol")
+    await server.channel(
+        "assign <at>Carol</at> as Scrum Master",
+        user=ADMIN,
+        name="Admin",
+        mentions=((CAROL, "Carol"),),
+    )
+    raised = channel_message(
+        "escalate: blocked on GPU quota",
+        service_url=connector.service_url,
+        user_id=ALICE,
+        user_name="Alice",
+    )
+    await server.post(raised)
+    alices_thread = raised["conversation"]["id"]
+    await server.channel("who handles data drift?", user=ADMIN, name="Admin")  # another thread
+    carol_chat = personal_conversation_id(CAROL)
+    notice = await eventually(
+        lambda: next(
+            (s for s in connector.to(carol_chat) if "blocked on GPU quota" in text_of(s)), None
+        ),
+        what="the blocker in Carol's chat",
+    )
+    ack = next(a for a in card_actions(notice) if a["title"] == "Acknowledge")
+    await server.post(
+        card_submit(
+            ack["data"],
+            service_url=connector.service_url,
+            conversation="personal",
+            reply_to_id=notice.response_id,
+            user_id=CAROL,
+            user_name="Carol",
+        )
+    )
+    told = await eventually(
+        lambda: next(
+            (
+                s
+                for s in connector.to(alices_thread)
+                if "acknowledged your blocker #1" in text_of(s)
+            ),
+            None,
+        ),
+        what="Alice told in her thread",
+    )
+    assert "<at>Alice</at>" in text_of(told)
+    assert any(e["mentioned"]["id"] == ALICE for e in told.activity["entities"])
+    assert not any("your blocker" in text_of(s) for s in connector.to(carol_chat))
+    everywhere = [s for s in connector.activities() if "acknowledged your blocker" in text_of(s)]
+    assert everywhere == [told]
+    lookups = [s.path for s in connector.roster_reads()]
+    assert any(path.endswith(f"/members/{ALICE}") for path in lookups)
+
+
+async def test_a_proactive_send_the_connector_fails_is_retried_and_arrives_once(
+    connector: FakeConnector, tmp_path: Path
+) -> None:
+    fast = DeliveryPolicy(
+        first_backoff=timedelta(milliseconds=200), max_backoff=timedelta(seconds=1), poll=0.1
+    )
+    server = await start_server(settings_for(tmp_path, delivery=fast), connector)
+    try:
+        await server.personal("hi", user=CAROL, name="Carol")
+        connector.clear()
+        # Four answers of 500: one whole send with the pipeline's own retries, so the outbox
+        # has to send it again.
+        connector.fail(500, times=4)
+        status = await server.post(
+            channel_message(
+                "assign <at>Carol</at> as Scrum Master",
+                service_url=connector.service_url,
+                user_id=ADMIN,
+                user_name="Admin",
+                mentions=((CAROL, "Carol"),),
+            )
+        )
+        assert status in (200, 201)
+        carol_chat = personal_conversation_id(CAROL)
+        await eventually(
+            lambda: [s for s in connector.activities(carol_chat) if "Scrum Master" in text_of(s)],
+            what="the notice",
+        )
+        await asyncio.sleep(1.5)  # time for a doubled send to show
+        notices = [s for s in connector.activities(carol_chat) if "Scrum Master" in text_of(s)]
+        assert len(notices) == 1
+        assert not any("went wrong" in text_of(s) for s in connector.activities())
+    finally:
+        await server.runner.cleanup()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,18 +38,17 @@ from bot.buttons import parse_click
 from bot.delivery import Undeliverable
 from bot.forms import form_for
 from bot.inflight import InFlight
+from bot.names import DisplayNames
 from bot.slack import modals, render
 from bot.slack.installs import DatabaseInstallationStore, DatabaseStateStore
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Mention, Message, Notification, Reply
-from store import people
 from store.db import Database, StoreUnavailable
 from store.outbox import OutboxRecord
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-NAME_MAX_AGE = timedelta(days=1)
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
@@ -186,7 +184,7 @@ class SlackAdapter:
         )
         self.verifier = SignatureVerifier(config.signing_secret)
         self.socket: AsyncSocketModeHandler | None = None
-        self._names: dict[tuple[str, str], tuple[str, float]] = {}
+        self.names = DisplayNames(db, PLATFORM)
         self._register()
 
     def _web_client(self, token: str | None) -> AsyncWebClient:
@@ -370,22 +368,9 @@ class SlackAdapter:
     # --- conversation --------------------------------------------------------------------------
 
     async def _name(self, team: str, user: str) -> str | None:
-        """Display names from users.info, cached in the store (and in memory) for a day."""
-        remembered = self._names.get((team, user))
-        if remembered and time.monotonic() - remembered[1] < NAME_MAX_AGE.total_seconds():
-            return remembered[0]
-        name = await self._lookup_name(team, user)
-        if name:
-            self._names[(team, user)] = (name, time.monotonic())
-        return name
+        return await self.names.get(team, user, lambda: self._users_info(team, user))
 
-    async def _lookup_name(self, team: str, user: str) -> str | None:
-        try:
-            cached = await people.fresh_display_name(self.db, PLATFORM, team, user, NAME_MAX_AGE)
-        except StoreUnavailable:
-            return None
-        if cached:
-            return cached
+    async def _users_info(self, team: str, user: str) -> str | None:
         try:
             info = await (await self.client_for(team)).users_info(user=user)
         except NotInstalled:

@@ -2,26 +2,32 @@
 
 botbuilder's CloudAdapter validates the Bot Framework token (when an app id is configured) and
 talks to the connector at the activity's serviceUrl. Each user's conversation reference is kept in
-the store when they talk to the bot, so any replica can message them later; someone the bot has
-never talked to is mentioned in the conversation where the escalation was raised instead.
+the store when they talk to the bot, so any replica can message them later. Someone who never did
+is looked up in the roster of each team the bot is installed in, and a 1:1 chat is opened with
+them (and kept); someone in none of those teams is mentioned in the conversation where the matter
+came up instead.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.core.serializer_helper import serializer_helper
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
     Activity,
     Attachment,
     ChannelAccount,
+    ConversationParameters,
     ConversationReference,
     ErrorResponseException,
 )
@@ -32,6 +38,7 @@ from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 from bot.buttons import notification_buttons, parse_click
 from bot.delivery import Undeliverable
 from bot.inflight import InFlight
+from bot.names import DisplayNames
 from bot.teams import render
 from bot.teams.activity_json import read_activity
 from bot.teams.connector_http import use_aiohttp
@@ -211,6 +218,21 @@ def _channel(activity: Activity) -> str | None:
     return activity.conversation.id if activity.conversation else None
 
 
+def _team(activity: Activity) -> str | None:
+    """The team a channel activity (or the bot's installation in a team) belongs to."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    team = (data.get("team") or {}).get("id")
+    return str(team) if team else None
+
+
+def _status(exc: ErrorResponseException) -> int | None:
+    """The connector's HTTP status: msrest's response says `status_code`; the aiohttp response
+    our sender hands it (`connector_http`) says `status`."""
+    response = exc.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return int(status) if status is not None else None
+
+
 class TeamsAdapter:
     def __init__(
         self, dispatcher: Dispatcher, db: Database, config: TeamsConfig, inflight: InFlight
@@ -225,6 +247,7 @@ class TeamsAdapter:
         self.adapter.on_turn_error = self._on_turn_error
         self._seen_references: set[tuple[str | None, ...]] = set()
         self._workspace_ids: dict[str, int] = {}
+        self.names = DisplayNames(db, PLATFORM)
 
     async def close(self) -> None:
         await self.http.close()
@@ -262,9 +285,16 @@ class TeamsAdapter:
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """botbuilder's Bot protocol: called for every activity."""
-        if turn_context.activity.type == "message":
+        activity = turn_context.activity
+        if activity.type == "message":
             async with self.inflight.track():
                 await self._on_message(turn_context)
+        elif activity.type == "conversationUpdate" and _team(activity):
+            # Installed in a team (or its members changed): its roster is reachable from now on.
+            try:
+                await self._remember(_tenant(activity), activity)
+            except StoreUnavailable:
+                log.warning("teams: could not keep the team %s: store unavailable", _team(activity))
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
         log.exception("teams: turn failed", exc_info=error)
@@ -294,21 +324,31 @@ class TeamsAdapter:
         if kind == "personal" and activity.from_property:
             keys.append(conversations.user_key(activity.from_property.id))
         channel = _channel(activity)
-        if channel:
+        if channel and activity.type == "message":
             keys.append(conversations.channel_key(channel))
+            if kind == "channel" and activity.conversation.id != channel:
+                keys.append(conversations.thread_key(activity.conversation.id))
         for key in keys:
-            workspace_id = self._workspace_ids.get(workspace)
-            if workspace_id is None:
-                found = await workspaces.ensure_workspace(
-                    self.db,
-                    PLATFORM,
-                    workspace,
-                    catalogue=self.dispatcher.services.config.new_catalogue,
-                )
-                workspace_id = found.id
-                self._workspace_ids[workspace] = workspace_id
-            await conversations.save_reference(self.db, workspace_id, key, reference)
+            await self._save_reference(workspace, key, reference)
+        team = _team(activity)
+        if team:
+            # The team's own conversation id (its General channel's) reaches its roster.
+            roster = {**reference, "conversation": {**reference["conversation"], "id": team}}
+            await self._save_reference(workspace, conversations.team_key(team), roster)
         self._seen_references.add(seen)
+
+    async def _save_reference(self, workspace: str, key: str, reference: dict[str, Any]) -> None:
+        workspace_id = self._workspace_ids.get(workspace)
+        if workspace_id is None:
+            found = await workspaces.ensure_workspace(
+                self.db,
+                PLATFORM,
+                workspace,
+                catalogue=self.dispatcher.services.config.new_catalogue,
+            )
+            workspace_id = found.id
+            self._workspace_ids[workspace] = workspace_id
+        await conversations.save_reference(self.db, workspace_id, key, reference)
 
     async def _on_message(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -329,6 +369,7 @@ class TeamsAdapter:
             return
         sender = activity.from_property
         aad = getattr(sender, "aad_object_id", None)
+        mentions = await self._named(turn_context, workspace, mentions)
         message = Message(
             platform=PLATFORM,
             workspace=workspace,
@@ -347,6 +388,28 @@ class TeamsAdapter:
             return  # a redelivery, answered already
         await turn_context.send_activity(_activity(render.reply_activity(reply)))
 
+    async def _named(
+        self, turn_context: TurnContext, workspace: str, mentions: tuple[Mention, ...]
+    ) -> tuple[Mention, ...]:
+        """Mentions with the names the roster gives: a Teams mention may have been shortened to
+        a first name in the message."""
+        named = []
+        for mention in mentions:
+            user = mention.user_id
+            name = await self.names.get(
+                workspace, user, partial(self._roster_name, turn_context, user)
+            )
+            named.append(Mention(user, name or mention.name))
+        return tuple(named)
+
+    async def _roster_name(self, turn_context: TurnContext, user: str) -> str | None:
+        try:
+            member = await TeamsInfo.get_member(turn_context, user)
+        except ErrorResponseException as exc:
+            log.info("teams: %s is not in this conversation's roster (%s)", user, _status(exc))
+            return None
+        return str(member.name) if member.name else None
+
     # --- delivery ------------------------------------------------------------------------------
 
     async def send(self, message: OutboxRecord, notification: Notification) -> str | None:
@@ -355,22 +418,109 @@ class TeamsAdapter:
         workspace = message.workspace
         reference = await conversations.find_reference(
             self.db, PLATFORM, workspace, conversations.user_key(message.recipient)
-        )
+        ) or await self._open_personal_chat(workspace, message.recipient)
         if reference is not None:
             return await self._send(reference, render.notification_activity(notification))
-        fallback = (
-            await conversations.find_reference(
-                self.db, PLATFORM, workspace, conversations.channel_key(message.fallback_channel)
-            )
-            if message.fallback_channel
-            else None
-        )
+        fallback = await self._where_it_came_up(workspace, message, notification)
         if fallback is None:
             raise Undeliverable(
-                f"{message.recipient_name} has no chat with the bot and the conversation where "
-                "this came up is unknown"
+                f"{message.recipient_name} is in no team the bot is installed in, has no chat "
+                "with it, and the conversation where this came up is unknown"
             )
         return await self._send(fallback, _mention_instead([notification]))
+
+    async def _where_it_came_up(
+        self, workspace: str, message: OutboxRecord, notification: Notification
+    ) -> dict[str, Any] | None:
+        """The thread where the matter was raised, else its channel: never the conversation of
+        whoever acted on it since."""
+        keys = []
+        if notification.fallback_thread:
+            keys.append(conversations.thread_key(notification.fallback_thread))
+        if message.fallback_channel:
+            keys.append(conversations.channel_key(message.fallback_channel))
+        for key in keys:
+            found = await conversations.find_reference(self.db, PLATFORM, workspace, key)
+            if found is not None:
+                return found
+        return None
+
+    async def _open_personal_chat(self, workspace: str, user: str) -> dict[str, Any] | None:
+        """A 1:1 chat with someone who never wrote to the bot: found in the roster of a team the
+        bot is installed in, then created with the tenant. Its reference is kept, so every later
+        notification goes straight there. None when no such team has them."""
+        teams = await conversations.find_references(
+            self.db, PLATFORM, workspace, conversations.TEAM_PREFIX
+        )
+        for team in teams:
+            member = await self._roster_member(team, user)
+            if member is None:
+                continue
+            reference = await self._create_personal_chat(team, workspace, member)
+            await self._save_reference(workspace, conversations.user_key(user), reference)
+            log.info("teams: opened a chat with %s through team %s", user, team["conversation"])
+            return reference
+        return None
+
+    async def _roster_member(self, team: dict[str, Any], user: str) -> Any | None:
+        found: list[Any] = []
+
+        async def look_up(turn_context: TurnContext) -> None:
+            team_id = turn_context.activity.conversation.id
+            found.append(await TeamsInfo.get_team_member(turn_context, team_id, user))
+
+        try:
+            await self._proactive(team, look_up)
+        except ErrorResponseException as exc:
+            if _status(exc) in (403, 404):  # not a member, or the bot was removed from the team
+                return None
+            raise
+        return found[0] if found else None
+
+    async def _create_personal_chat(
+        self, team: dict[str, Any], tenant: str, member: Any
+    ) -> dict[str, Any]:
+        bot = team.get("bot") or {}
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=ChannelAccount(id=bot.get("id"), name=bot.get("name")),
+            members=[ChannelAccount(id=member.id, name=member.name)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}},
+        )
+        created: list[dict[str, Any]] = []
+
+        async def keep(turn_context: TurnContext) -> None:
+            reference = TurnContext.get_conversation_reference(turn_context.activity)
+            reference.user = ChannelAccount(id=member.id, name=member.name)
+            serialised = reference.serialize()
+            serialised.pop("activityId", None)
+            created.append(serialised)
+
+        await self.adapter.create_conversation(
+            self.config.app_id, keep, parameters, "msteams", team["serviceUrl"]
+        )
+        return created[0]
+
+    async def _proactive(
+        self, reference: dict[str, Any], work: Callable[[TurnContext], Awaitable[None]]
+    ) -> None:
+        """`work` in a known conversation, its failure raised here. botbuilder hands an error in
+        a proactive turn to `on_turn_error`, which would tell the conversation "something went
+        wrong" and report the notification sent."""
+        failed: list[Exception] = []
+
+        async def run(turn_context: TurnContext) -> None:
+            try:
+                await work(turn_context)
+            except Exception as exc:
+                failed.append(exc)
+
+        await self.adapter.continue_conversation(
+            ConversationReference().deserialize(reference), run, self.config.app_id
+        )
+        if failed:
+            raise failed[0]
 
     async def _send(self, reference: dict[str, Any], payload: dict[str, Any]) -> str | None:
         """Send into a known conversation; the connector's refusal or absence is raised."""
@@ -381,11 +531,9 @@ class TeamsAdapter:
             sent.append(getattr(response, "id", None))
 
         try:
-            await self.adapter.continue_conversation(
-                ConversationReference().deserialize(reference), send, self.config.app_id
-            )
+            await self._proactive(reference, send)
         except ErrorResponseException as exc:
-            status = getattr(exc.response, "status_code", None)
+            status = _status(exc)
             if status in (403, 404):  # the bot was removed, or the conversation is gone
                 raise Undeliverable(f"the Bot Connector answered {status}: {exc}") from exc
             raise

@@ -64,7 +64,11 @@ USER_AGENT = "Microsoft-SkypeBotApi (Microsoft-BotFramework/3.0)"
 
 JsonDict = dict[str, Any]
 ConversationKind = Literal["personal", "channel"]
-Operation = Literal["send", "reply", "update", "create_conversation", "unknown"]
+Operation = Literal[
+    "send", "reply", "update", "create_conversation", "get_member", "get_paged_members", "unknown"
+]
+# Reads of a roster, not messages in a conversation: `FakeConnector.to` leaves them out.
+_ROSTER_READS = ("get_member", "get_paged_members")
 
 _AT = re.compile(r"<at>(.*?)</at>", re.DOTALL)
 
@@ -529,6 +533,13 @@ def _error(status: int, code: str | None = None, message: str | None = None) -> 
     }
 
 
+def _tenant_of(parameters: JsonDict) -> str | None:
+    """ConversationParameters' tenant: botbuilder sends "tenantID", the REST docs say "tenantId",
+    and Teams reads channelData.tenant.id as well."""
+    tenant = parameters.get("tenantId") or parameters.get("tenantID")
+    return tenant or ((parameters.get("channelData") or {}).get("tenant") or {}).get("id")
+
+
 class FakeConnector(LocalServer):
     """The Bot Connector REST API (v3 conversations) on 127.0.0.1, random port.
 
@@ -541,7 +552,13 @@ class FakeConnector(LocalServer):
     - PUT /v3/conversations/{conversationId}/activities/{activityId} (update):
       200 {"id": <activityId>} (the message keeps its id, as in Teams);
     - POST /v3/conversations (create conversation): 200 {"id": "a:new-conv-…", "activityId": …,
-      "serviceUrl": …}; the same members (1:1) get the same conversation id again, as in Teams;
+      "serviceUrl": …}; the same members (1:1) get the same conversation id again, as in Teams.
+      Once a roster is set up (`add_member`), a 1:1 with someone in no team of the tenant is
+      refused with 403, as Teams refuses a bot that shares no team with the user;
+    - GET /v3/conversations/{teamId or a channel's conversation}/members/{memberId}: the team's
+      member (TeamsChannelAccount, found by id or AAD object id), else 404
+      MemberNotFoundInConversation; GET …/pagedmembers?pageSize=&continuationToken=: the roster
+      a page at a time;
     - anything else: 404 with an ErrorResponse body.
 
     Every request is recorded in `sent` (failed and unknown ones too: see `SentActivity.ok`,
@@ -557,6 +574,9 @@ class FakeConnector(LocalServer):
         self._retry_after: int | None = None
         self._conversations: dict[tuple[str, ...], str] = {}
         self._conv_ids = itertools.count(1)
+        # Team id -> member id -> TeamsChannelAccount JSON; channel id -> the team it is in.
+        self.rosters: dict[str, dict[str, JsonDict]] = {}
+        self.channels: dict[str, str] = {CHANNEL: TEAM_ID}
 
     # ---- lifecycle
 
@@ -569,11 +589,62 @@ class FakeConnector(LocalServer):
         Teams'; ConnectorClient works with or without)."""
         return f"http://127.0.0.1:{self.port}{self.base_path}"
 
+    # ---- rosters
+
+    def add_member(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        team_id: str = TEAM_ID,
+        tenant_id: str = TENANT_ID,
+        aad_object_id: str | None = None,
+    ) -> JsonDict:
+        """Put someone in a team's roster (as Teams lists them: TeamsChannelAccount)."""
+        given, _, surname = name.partition(" ")
+        member: JsonDict = {
+            "id": user_id,
+            "name": name,
+            "aadObjectId": aad_object_id or aad_object_id_for(user_id),
+            "givenName": given,
+            "surname": surname or None,
+            "email": f"{given.lower()}@example.com",
+            "userPrincipalName": f"{given.lower()}@example.com",
+            "tenantId": tenant_id,
+            "userRole": "user",
+        }
+        self.rosters.setdefault(team_id, {})[user_id] = member
+        return member
+
+    def _team_of(self, conversation_id: str) -> str | None:
+        plain = conversation_id.split(";", 1)[0]
+        if plain in self.rosters:
+            return plain
+        return self.channels.get(plain)
+
+    def _member(self, team_id: str | None, member_id: str) -> JsonDict | None:
+        for member in self.rosters.get(team_id or "", {}).values():
+            if member_id in (member["id"], member["aadObjectId"]):
+                return member
+        return None
+
+    def _in_any_team(self, member_id: str, tenant: str | None) -> bool:
+        found = (self._member(team, member_id) for team in self.rosters)
+        return any(m is not None and m["tenantId"] == (tenant or TENANT_ID) for m in found)
+
     # ---- recorded requests
 
     def to(self, conversation_id: str) -> list[SentActivity]:
-        """Requests for `conversation_id` (decoded, e.g. "19:…@thread.tacv2;messageid=…")."""
-        return [s for s in self.sent if s.conversation_id == conversation_id]
+        """Requests for `conversation_id` (decoded, e.g. "19:…@thread.tacv2;messageid=…"), but
+        roster reads."""
+        return [
+            s
+            for s in self.sent
+            if s.conversation_id == conversation_id and s.operation not in _ROSTER_READS
+        ]
+
+    def roster_reads(self) -> list[SentActivity]:
+        return [s for s in self.sent if s.operation in _ROSTER_READS]
 
     def activities(self, conversation_id: str | None = None) -> list[SentActivity]:
         """Successful sends and replies (not updates), optionally for one conversation."""
@@ -660,15 +731,32 @@ class FakeConnector(LocalServer):
             if isinstance(members, list)
             else ()
         )
-        tenant = parameters.get("tenantId") or (
-            (parameters.get("channelData") or {}).get("tenant") or {}
-        ).get("id")
+        tenant = _tenant_of(parameters)
         if ids and not parameters.get("isGroup"):
             key = (str(tenant), *ids)
             if key not in self._conversations:
                 self._conversations[key] = f"a:new-conv-{next(self._conv_ids)}"
             return self._conversations[key]
         return f"19:new-conv-{next(self._conv_ids)}@thread.v2"
+
+    def _page(self, conversation_id: str, query: Any) -> JsonDict:
+        members = list(self.rosters.get(self._team_of(conversation_id) or "", {}).values())
+        size = int(query.get("pageSize") or 200)
+        start = int(query.get("continuationToken") or 0)
+        following = start + size
+        return {
+            "members": members[start:following],
+            "continuationToken": str(following) if following < len(members) else None,
+        }
+
+    def _refused(self, parameters: JsonDict) -> bool:
+        members = parameters.get("members")
+        if not self.rosters or parameters.get("isGroup") or not isinstance(members, list):
+            return False
+        tenant = _tenant_of(parameters)
+        return not all(
+            isinstance(m, dict) and self._in_any_team(str(m.get("id")), tenant) for m in members
+        )
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw_path = request.rel_url.raw_path
@@ -699,6 +787,10 @@ class FakeConnector(LocalServer):
             elif len(rest) == 3 and rest[1] == "activities" and method in ("POST", "PUT"):
                 operation = "reply" if method == "POST" else "update"
                 conversation_id, activity_id = rest[0], rest[2]
+            elif len(rest) == 3 and rest[1] == "members" and method == "GET":
+                operation, conversation_id = "get_member", rest[0]
+            elif rest[1:] == ["pagedmembers"] and method == "GET":
+                operation, conversation_id = "get_paged_members", rest[0]
             elif len(rest) >= 1:
                 conversation_id = rest[0]
 
@@ -714,6 +806,18 @@ class FakeConnector(LocalServer):
             payload = _error(status, code)
             if operation == "create_conversation":
                 conversation_id = ""
+        elif operation == "get_member":
+            member = self._member(self._team_of(conversation_id), segments[-1])
+            if member is None:
+                status = 404
+                payload = _error(404, "MemberNotFoundInConversation", "The member was not found")
+            else:
+                payload = member
+        elif operation == "get_paged_members":
+            payload = self._page(conversation_id, request.query)
+        elif operation == "create_conversation" and self._refused(body):
+            status = 403
+            payload = _error(403, "Forbidden", "The bot shares no team with the user")
         elif operation == "create_conversation":
             conversation_id = self._new_conversation_id(body)
             response_id = new_activity_id()
