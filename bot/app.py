@@ -31,7 +31,9 @@ async def open_core(settings: Settings, *, upgrade: bool = True) -> AsyncIterato
             await migrate.upgrade(db)
         # The example model and the embedding model are loaded here, once, rather than on the
         # first question.
-        matchers = shipped_registry(db)
+        matchers = shipped_registry(
+            db, workspaces_kept=settings.workspaces_kept, phrase_budget=settings.matcher_phrases
+        )
         await matchers.warm()
         services = Services(db=db, matchers=matchers, config=settings.handler_config())
         yield Core(settings, db, services, Dispatcher(services))

@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.delivery import DeliveryPolicy
 from bot.slack.adapter import BOT_SCOPES, SlackConfig, SlackOAuth
 from bot.teams.adapter import TeamsConfig
+from handlers.matching.registry import PHRASE_BUDGET, WORKSPACES_KEPT
 from handlers.turn import MANAGING_ROLES, HandlerConfig
 from seed.catalogue import CatalogueError, CatalogueSpec
 from seed.markdown import parse_roles_markdown
@@ -33,6 +34,19 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> timedelta:
     if value <= 0:
         raise SettingsError(f"{name} must be more than 0 minutes")
     return timedelta(minutes=value)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1")
+    return value
 
 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -171,6 +185,9 @@ class Settings:
     # How the outbox's notifications are retried: WHOOWNS_OUTBOX_GIVE_UP_MINUTES bounds how long,
     # WHOOWNS_OUTBOX_LEASE_MINUTES is how soon a row a dead replica had claimed is sent again.
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    # What one replica keeps of many workspaces' matchers (see handlers/matching/registry.py).
+    workspaces_kept: int = WORKSPACES_KEPT
+    matcher_phrases: int = PHRASE_BUDGET
 
     @property
     def slack_mode(self) -> str:
@@ -206,6 +223,8 @@ class Settings:
                 lease=_minutes(env, "WHOOWNS_OUTBOX_LEASE_MINUTES", 2),
                 give_up_after=_minutes(env, "WHOOWNS_OUTBOX_GIVE_UP_MINUTES", 24 * 60),
             ),
+            workspaces_kept=_count(env, "WHOOWNS_WORKSPACES_KEPT", WORKSPACES_KEPT),
+            matcher_phrases=_count(env, "WHOOWNS_MATCHER_PHRASES", PHRASE_BUDGET),
         )
 
     def handler_config(self) -> HandlerConfig:

@@ -151,10 +151,15 @@ class Role(Base):
     # A role a team drops is retired, not deleted: its assignments and audit entries stay answerable.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+    # Loaded in a fixed order: equal catalogues load equal, and so share one matcher.
     responsibilities: Mapped[list[Responsibility]] = relationship(
-        back_populates="role", order_by="Responsibility.position", cascade="all, delete-orphan"
+        back_populates="role",
+        order_by="(Responsibility.position, Responsibility.id)",
+        cascade="all, delete-orphan",
     )
-    aliases: Mapped[list[RoleAlias]] = relationship(cascade="all, delete-orphan")
+    aliases: Mapped[list[RoleAlias]] = relationship(
+        order_by="RoleAlias.id", cascade="all, delete-orphan"
+    )
 
 
 class RoleAlias(Base):
@@ -180,7 +185,9 @@ class Responsibility(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     role: Mapped[Role] = relationship(back_populates="responsibilities")
-    aliases: Mapped[list[ResponsibilityAlias]] = relationship(cascade="all, delete-orphan")
+    aliases: Mapped[list[ResponsibilityAlias]] = relationship(
+        order_by="ResponsibilityAlias.id", cascade="all, delete-orphan"
+    )
 
 
 class ResponsibilityAlias(Base):

@@ -12,6 +12,7 @@ to the few phrases that share a word with it, so cost grows with the answer, not
 from __future__ import annotations
 
 import asyncio
+import copy
 import gzip
 import math
 import re
@@ -377,6 +378,28 @@ class Matcher:
     @property
     def size(self) -> int:
         return len(self.targets)
+
+    @property
+    def phrases(self) -> int:
+        """How many phrases it scores: what its memory grows with."""
+        return len(self._phrase_target)
+
+    def with_targets(self, targets: Sequence[Target]) -> Matcher:
+        """This matcher for another workspace whose catalogue reads the same, answering with that
+        workspace's ids: `targets` in the same order as `self.targets`. Everything else (the
+        index, the arrays, the meaning matrix) is shared, not built again."""
+        if [(t.role, t.responsibility) for t in targets] != [
+            (t.role, t.responsibility) for t in self.targets
+        ]:
+            raise ValueError("a matcher is shared only by catalogues that read the same")
+        roles = {old.role_id: new.role_id for old, new in zip(self.targets, targets, strict=True)}
+        view = copy.copy(self)
+        view.targets = list(targets)
+        if self._example_roles is not None:
+            view._example_roles = frozenset(roles[r] for r in self._example_roles)
+        if self._semantic is not None:
+            view._semantic = self._semantic.with_roles(roles)
+        return view
 
     def analyse(self, question: str) -> list[str]:
         """The question's stems after typo correction; words the catalogue never uses stay as they are."""

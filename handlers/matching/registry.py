@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 import time
+from collections import Counter, OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from handlers.matching.examples import ExampleModel, shipped_model
@@ -18,6 +23,11 @@ from store import vectors as vector_queries
 from store.db import Database
 from store.names import key
 from store.records import Catalog, ResponsibilityRecord, RoleRecord
+
+# A replica's budgets (WHOOWNS_WORKSPACES_KEPT, WHOOWNS_MATCHER_PHRASES): a matcher of the default
+# catalogue scores about 600 phrases and takes about 1 MB; an index kept beside it a few kB.
+WORKSPACES_KEPT = 2_000
+PHRASE_BUDGET = 120_000
 
 
 def catalog_entries(catalog: Catalog) -> list[CatalogEntry]:
@@ -121,6 +131,15 @@ def default_role_ids(catalog: Catalog) -> frozenset[int]:
     )
 
 
+def catalogue_fingerprint(entries: Sequence[CatalogEntry]) -> str:
+    """What a matcher is built from, but the ids: workspaces whose catalogues read the same (the
+    thousands that kept the default) share one matcher."""
+    content = [
+        (e.target.role, e.target.responsibility, list(e.phrases), list(e.parts)) for e in entries
+    ]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+
+
 class WorkspaceIndex:
     """The catalogue of one workspace with its matcher and role resolver, at one catalogue version."""
 
@@ -130,14 +149,25 @@ class WorkspaceIndex:
         thresholds: Thresholds | None = None,
         examples: ExampleModel | None = None,
         vectors: PhraseVectors | None = None,
+        *,
+        shared: Mapping[str, Matcher] | None = None,
     ) -> None:
+        """`shared`: matchers already built, by fingerprint; one for a catalogue that reads the
+        same as this one is used with this workspace's ids instead of building another."""
         self.catalog = catalog
-        self.matcher = Matcher(
-            catalog_entries(catalog),
-            thresholds,
-            examples,
-            vectors=vectors,
-            example_roles=default_role_ids(catalog),
+        entries = catalog_entries(catalog)
+        self.fingerprint = catalogue_fingerprint(entries)
+        built = (shared or {}).get(self.fingerprint)
+        self.matcher = (
+            built.with_targets([e.target for e in entries])
+            if built is not None
+            else Matcher(
+                entries,
+                thresholds,
+                examples,
+                vectors=vectors,
+                example_roles=default_role_ids(catalog),
+            )
         )
         self.roles = RoleResolver(catalog.roles)
         # Only history is asked of retired roles ("who was the Tester in May").
@@ -148,8 +178,24 @@ class WorkspaceIndex:
         return self.catalog.version
 
 
+@dataclass(frozen=True)
+class RegistryStats:
+    workspaces: int  # indexes kept
+    matchers: int  # distinct matchers they use
+    phrases: int  # the phrases of those matchers: the memory they take grows with it
+    builds: int  # matchers built since start (a shared one is not built again)
+    evictions: int  # indexes dropped to stay within the budgets
+
+
 class MatcherRegistry:
-    """Caches each workspace's index; checks the version in the database at most every `recheck` seconds."""
+    """Caches each workspace's index; checks the version in the database at most every `recheck`
+    seconds.
+
+    Bounded for a replica serving thousands of workspaces: indexes are kept least recently used
+    first out, at most `workspaces_kept` of them, and the distinct matchers they use within
+    `phrase_budget` phrases. Workspaces whose catalogues read the same share one matcher, so the
+    default catalogue costs one however many keep it. An index dropped is built again (from the
+    store, and its phrase vectors from the process or the store) on its next question."""
 
     def __init__(
         self,
@@ -159,38 +205,91 @@ class MatcherRegistry:
         examples: ExampleModel | None = None,
         vectors: PhraseVectors | None = None,
         recheck: float = 0.5,
+        workspaces_kept: int = WORKSPACES_KEPT,
+        phrase_budget: int = PHRASE_BUDGET,
     ) -> None:
         self._db = db
         self._thresholds = thresholds
         self._examples = examples
         self._vectors = vectors
         self._recheck = recheck
-        self._indexes: dict[int, tuple[WorkspaceIndex, float]] = {}
+        self._workspaces_kept = workspaces_kept
+        self._phrase_budget = phrase_budget
+        self._indexes: OrderedDict[int, tuple[WorkspaceIndex, float]] = OrderedDict()
+        # The matchers the kept indexes use, by fingerprint, and how many use each.
+        self._matchers: dict[str, Matcher] = {}
+        self._users: Counter[str] = Counter()
+        self._phrases = 0
+        self._builds = 0
+        self._evictions = 0
         self._locks: dict[int, asyncio.Lock] = {}
 
+    def stats(self) -> RegistryStats:
+        return RegistryStats(
+            len(self._indexes), len(self._matchers), self._phrases, self._builds, self._evictions
+        )
+
+    def kept(self, workspace_id: int) -> bool:
+        return workspace_id in self._indexes
+
     def forget(self, workspace_id: int) -> None:
-        self._indexes.pop(workspace_id, None)
+        dropped = self._indexes.pop(workspace_id, None)
+        if dropped is not None:
+            self._release(dropped[0])
 
     async def index(self, workspace_id: int) -> WorkspaceIndex:
         cached = self._indexes.get(workspace_id)
         now = time.monotonic()
-        if cached and now - cached[1] < self._recheck:
-            return cached[0]
         if cached:
+            self._indexes.move_to_end(workspace_id)
+            if now - cached[1] < self._recheck:
+                return cached[0]
             version = await catalog_queries.catalog_version(self._db, workspace_id)
             if version == cached[0].version:
-                self._indexes[workspace_id] = (cached[0], now)
+                if workspace_id in self._indexes:
+                    self._indexes[workspace_id] = (cached[0], now)
                 return cached[0]
         lock = self._locks.setdefault(workspace_id, asyncio.Lock())
-        async with lock:
-            current = self._indexes.get(workspace_id)
-            if current and current[0] is not (cached[0] if cached else None):
-                return current[0]
-            catalog = await catalog_queries.load_catalog(self._db, workspace_id)
-            await self._embed(catalog)
-            built = WorkspaceIndex(catalog, self._thresholds, self._examples, self._vectors)
-            self._indexes[workspace_id] = (built, time.monotonic())
-            return built
+        try:
+            async with lock:
+                current = self._indexes.get(workspace_id)
+                if current and current[0] is not (cached[0] if cached else None):
+                    return current[0]
+                catalog = await catalog_queries.load_catalog(self._db, workspace_id)
+                await self._embed(catalog)
+                built = WorkspaceIndex(
+                    catalog, self._thresholds, self._examples, self._vectors, shared=self._matchers
+                )
+                self._keep(workspace_id, built)
+                return built
+        finally:
+            if not lock.locked():
+                self._locks.pop(workspace_id, None)
+
+    def _keep(self, workspace_id: int, index: WorkspaceIndex) -> None:
+        self.forget(workspace_id)
+        self._indexes[workspace_id] = (index, time.monotonic())
+        fingerprint = index.fingerprint
+        if fingerprint not in self._matchers:
+            self._matchers[fingerprint] = index.matcher
+            self._phrases += index.matcher.phrases
+            self._builds += 1
+        self._users[fingerprint] += 1
+        while len(self._indexes) > 1 and (
+            len(self._indexes) > self._workspaces_kept or self._phrases > self._phrase_budget
+        ):
+            _, (oldest, _) = self._indexes.popitem(last=False)
+            self._release(oldest)
+            self._evictions += 1
+
+    def _release(self, index: WorkspaceIndex) -> None:
+        fingerprint = index.fingerprint
+        self._users[fingerprint] -= 1
+        if self._users[fingerprint] <= 0:
+            del self._users[fingerprint]
+            matcher = self._matchers.pop(fingerprint, None)
+            if matcher is not None:
+                self._phrases -= matcher.phrases
 
     async def warm(self) -> None:
         """Embeds the default catalogue's phrases (or reads them from the store), so that no
@@ -215,7 +314,20 @@ class MatcherRegistry:
             await vector_queries.save_vectors(self._db, vectors.model, embedded)
 
 
-def shipped_registry(db: Database, *, recheck: float = 0.5) -> MatcherRegistry:
+def shipped_registry(
+    db: Database,
+    *,
+    recheck: float = 0.5,
+    workspaces_kept: int = WORKSPACES_KEPT,
+    phrase_budget: int = PHRASE_BUDGET,
+) -> MatcherRegistry:
     """The registry production runs: the shipped example model and the embedding model, each
     loaded once per process."""
-    return MatcherRegistry(db, examples=shipped_model(), vectors=shipped_vectors(), recheck=recheck)
+    return MatcherRegistry(
+        db,
+        examples=shipped_model(),
+        vectors=shipped_vectors(),
+        recheck=recheck,
+        workspaces_kept=workspaces_kept,
+        phrase_budget=phrase_budget,
+    )

@@ -12,10 +12,11 @@ change embeds only what changed and a question costs one encoding plus a matrix 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -192,6 +193,13 @@ class SemanticIndex:
 
     def __len__(self) -> int:
         return len(self._targets)
+
+    def with_roles(self, roles: Mapping[int, int]) -> SemanticIndex:
+        """The same index answering with other role ids (`roles`: old id -> new); the matrix is
+        shared, not copied."""
+        view = copy.copy(self)
+        view._role_ids = [roles[r] for r in self._role_ids]
+        return view
 
     def closeness(self, question: Vectors, limit: int = 5) -> list[RoleCloseness]:
         """The `limit` roles closest in meaning, closest first, each with its closest target."""
