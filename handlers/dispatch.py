@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 CONSOLE_WORKSPACE_NAME = "Console"
 MAX_MESSAGE_CHARS = 4000
 KNOWN_PEOPLE = 20_000
+KNOWN_WORKSPACES = 20_000
 
 
 Observer = Callable[[Message, Reply, float], None]
@@ -50,7 +51,7 @@ class Dispatcher:
         self.observers: list[Observer] = []
         # Rows that never change once made (a workspace's id; a person's id and name), remembered so
         # that a question costs no writes: the store stays the truth, this only saves round trips.
-        self._workspaces: dict[tuple[str, str], WorkspaceRef] = {}
+        self._workspaces: OrderedDict[tuple[str, str], WorkspaceRef] = OrderedDict()
         self._people: OrderedDict[tuple[int, str], PersonRecord] = OrderedDict()
 
     async def handle(self, message: Message) -> Reply:
@@ -120,7 +121,9 @@ class Dispatcher:
     async def _workspace(self, message: Message) -> WorkspaceRef:
         key = (message.platform, message.workspace)
         found = self._workspaces.get(key)
-        if found is None:
+        if found is not None:
+            self._workspaces.move_to_end(key)
+        else:
             found = await workspaces.ensure_workspace(
                 self.services.db,
                 message.platform,
@@ -129,6 +132,8 @@ class Dispatcher:
                 catalogue=self.services.config.new_catalogue,
             )
             self._workspaces[key] = found
+            if len(self._workspaces) > KNOWN_WORKSPACES:
+                self._workspaces.popitem(last=False)
         return found
 
     async def _project(self, workspace_id: int, message: Message) -> ProjectRef | None:

@@ -51,8 +51,9 @@ class ChannelProjects:
     A link made on this replica is seen at once (`forget`); one made on another within `ttl`.
     """
 
-    def __init__(self, ttl: float = 3.0) -> None:
+    def __init__(self, ttl: float = 3.0, kept: int = 20_000) -> None:
         self.ttl = ttl
+        self.kept = kept
         self._known: dict[tuple[int, str], tuple[ProjectRef, float]] = {}
 
     def get(self, workspace_id: int, channel: str | None) -> ProjectRef | None:
@@ -64,6 +65,8 @@ class ChannelProjects:
 
     def put(self, workspace_id: int, channel: str | None, project: ProjectRef) -> None:
         self._known[(workspace_id, channel or "")] = (project, time.monotonic())
+        if len(self._known) > self.kept:
+            del self._known[next(iter(self._known))]  # the first put: an old one
 
     def forget(self) -> None:
         self._known.clear()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from seed.catalogue import CatalogueSpec, ResponsibilitySpec, RoleSpec
 from store.db import Database
-from store.models import Responsibility, ResponsibilityAlias, Role, RoleAlias, Workspace
+from store.models import Base, Responsibility, ResponsibilityAlias, Role, RoleAlias, Workspace
 from store.names import key
 from store.records import Catalog, ResponsibilityRecord, RoleRecord
+
+T = TypeVar("T")
 
 
 def _workspace_roles(workspace_id: int) -> Select[Role]:
@@ -29,33 +34,77 @@ def _workspace_roles(workspace_id: int) -> Select[Role]:
 
 
 async def load_catalog(db: Database, workspace_id: int) -> Catalog:
+    """The workspace's catalogue, in catalogue order. Four plain SELECTs rather than ORM objects:
+    a workspace's first question after its matcher was evicted waits for this."""
     async with db.reading() as session:
-        workspace = await session.get_one(Workspace, workspace_id)
-        roles = (await session.scalars(_workspace_roles(workspace_id))).all()
-        return Catalog(
-            workspace_id=workspace_id,
-            version=workspace.catalog_version,
-            roles=tuple(_role_record(role) for role in roles if role.retired_at is None),
-            escalation_chain=tuple(workspace.escalation_chain or ()),
-            retired=tuple(_role_record(role) for role in roles if role.retired_at is not None),
-        )
-
-
-def _role_record(role: Role) -> RoleRecord:
-    return RoleRecord(
-        id=role.id,
-        name=role.name,
-        aliases=tuple(a.alias for a in role.aliases),
-        responsibilities=tuple(
-            ResponsibilityRecord(
-                id=r.id,
-                role_id=role.id,
-                text=r.text,
-                keywords=tuple(a.alias for a in r.aliases if not a.learned),
-                learned=tuple(a.alias for a in r.aliases if a.learned),
+        workspace = (
+            await session.execute(
+                select(Workspace.catalog_version, Workspace.escalation_chain).where(
+                    Workspace.id == workspace_id
+                )
             )
-            for r in role.responsibilities
-        ),
+        ).one()
+        roles = (
+            await session.execute(
+                select(Role.id, Role.name, Role.retired_at)
+                .where(Role.workspace_id == workspace_id)
+                .order_by(Role.position, Role.id)
+            )
+        ).all()
+        role_aliases = (
+            await session.execute(
+                select(RoleAlias.role_id, RoleAlias.alias)
+                .join(Role, Role.id == RoleAlias.role_id)
+                .where(Role.workspace_id == workspace_id)
+                .order_by(RoleAlias.id)
+            )
+        ).all()
+        responsibilities = (
+            await session.execute(
+                select(Responsibility.id, Responsibility.role_id, Responsibility.text)
+                .join(Role, Role.id == Responsibility.role_id)
+                .where(Role.workspace_id == workspace_id)
+                .order_by(Responsibility.position, Responsibility.id)
+            )
+        ).all()
+        keywords = (
+            await session.execute(
+                select(
+                    ResponsibilityAlias.responsibility_id,
+                    ResponsibilityAlias.alias,
+                    ResponsibilityAlias.learned,
+                )
+                .join(Responsibility, Responsibility.id == ResponsibilityAlias.responsibility_id)
+                .join(Role, Role.id == Responsibility.role_id)
+                .where(Role.workspace_id == workspace_id)
+                .order_by(ResponsibilityAlias.id)
+            )
+        ).all()
+    aliases_of: dict[int, list[str]] = defaultdict(list)
+    for role_id, alias in role_aliases:
+        aliases_of[role_id].append(alias)
+    words_of: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for responsibility_id, alias, learned in keywords:
+        words_of[responsibility_id][1 if learned else 0].append(alias)
+    of_role: dict[int, list[ResponsibilityRecord]] = defaultdict(list)
+    for responsibility_id, role_id, text in responsibilities:
+        written, taught = words_of[responsibility_id]
+        of_role[role_id].append(
+            ResponsibilityRecord(responsibility_id, role_id, text, tuple(written), tuple(taught))
+        )
+    records = [
+        (
+            RoleRecord(role_id, name, tuple(aliases_of[role_id]), tuple(of_role[role_id])),
+            retired_at is not None,
+        )
+        for role_id, name, retired_at in roles
+    ]
+    return Catalog(
+        workspace_id=workspace_id,
+        version=workspace.catalog_version,
+        roles=tuple(record for record, retired in records if not retired),
+        escalation_chain=tuple(workspace.escalation_chain or ()),
+        retired=tuple(record for record, retired in records if retired),
     )
 
 
@@ -109,6 +158,74 @@ async def merge_catalogue(
     await session.flush()
     await bump_catalog_version(session, workspace_id)
     return roles_added, responsibilities_added
+
+
+async def write_new_catalogue(
+    session: AsyncSession, workspace_id: int, spec: CatalogueSpec
+) -> None:
+    """A new workspace's whole catalogue in three multi-row INSERTs: what `merge_catalogue` writes
+    into an empty workspace, without building an ORM object per row (a workspace's first message
+    waits for this)."""
+    roles = [
+        {
+            "workspace_id": workspace_id,
+            "name": r.name,
+            "name_key": key(r.name),
+            "position": position,
+        }
+        for position, r in enumerate(_unique(spec.roles, lambda r: key(r.name)))
+    ]
+    if not roles:
+        return
+    role_ids = await _inserted(session, Role, roles)
+    specs = dict(zip((r["name_key"] for r in roles), role_ids, strict=True))
+    role_aliases: list[dict[str, object]] = []
+    responsibilities: list[dict[str, object]] = []
+    keywords: list[tuple[str, ...]] = []
+    for role_spec in _unique(spec.roles, lambda r: key(r.name)):
+        role_id = specs[key(role_spec.name)]
+        for alias in _unique(role_spec.aliases, key):
+            if key(alias):
+                role_aliases.append({"role_id": role_id, "alias": alias, "alias_key": key(alias)})
+        unique = _unique(role_spec.responsibilities, lambda r: key(r.text))
+        for position, r in enumerate(unique):
+            responsibilities.append(
+                {"role_id": role_id, "text": r.text, "text_key": key(r.text), "position": position}
+            )
+            keywords.append(r.keywords)
+    if role_aliases:
+        await session.execute(insert(RoleAlias), role_aliases)
+    if responsibilities:
+        ids = await _inserted(session, Responsibility, responsibilities)
+        aliases = [
+            {"responsibility_id": rid, "alias": k, "alias_key": key(k)}
+            for rid, words in zip(ids, keywords, strict=True)
+            for k in _unique(words, key)
+            if key(k)
+        ]
+        if aliases:
+            await session.execute(insert(ResponsibilityAlias), aliases)
+
+
+async def _inserted(
+    session: AsyncSession, table: type[Base], rows: list[dict[str, object]]
+) -> list[int]:
+    """Insert `rows`; their new ids, in the rows' order."""
+    result = await session.execute(
+        insert(table).returning(table.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
+        rows,
+    )
+    return [int(i) for i in result.scalars()]
+
+
+def _unique(items: Iterable[T], by: Callable[[T], str]) -> list[T]:
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if by(item) not in seen:
+            seen.add(by(item))
+            kept.append(item)
+    return kept
 
 
 async def roles_by_key(session: AsyncSession, workspace_id: int) -> dict[str, Role]:

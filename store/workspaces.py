@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seed.catalogue import CatalogueSpec, default_catalogue
 from store.audit import ChangeOrigin, write_audit
-from store.catalog import merge_catalogue
+from store.catalog import write_new_catalogue
 from store.db import Database
 from store.models import (
     Assignment,
@@ -82,8 +82,11 @@ async def ensure_workspace(
                     created_at=now,
                 )
             )
-            await merge_catalogue(session, workspace.id, catalogue or default_catalogue())
-            await session.refresh(workspace)
+            spec = catalogue or default_catalogue()
+            await write_new_catalogue(session, workspace.id, spec)
+            workspace.escalation_chain = list(spec.escalation_chain)
+            workspace.catalog_version = 2  # as a merge into the empty workspace leaves it
+            await session.flush()
             return _workspace_ref(workspace)
     except IntegrityError:
         found = await find_workspace(db, platform, external_id)

@@ -39,7 +39,15 @@ from handlers.matching.lexicon import (
     WE_HAVE,
 )
 from handlers.matching.semantic import PhraseVectors, RoleCloseness, SemanticIndex
-from handlers.matching.text import MessageForm, content_words, message_form, stem, words
+from handlers.matching.text import (
+    MessageForm,
+    content_words,
+    message_form,
+    phrase_stems,
+    phrase_words,
+    stem,
+    words,
+)
 
 
 class Outcome(StrEnum):
@@ -311,21 +319,20 @@ class Matcher:
         self._example_roles = example_roles
         entries = list(entries)
         self.targets: list[Target] = []
-        phrase_stems: list[tuple[int, tuple[str, ...]]] = []
+        stemmed: list[tuple[int, tuple[str, ...]]] = []
         role_stems: set[str] = set()
         surface_vocabulary: set[str] = set()
         for entry in entries:
             index = len(self.targets)
             self.targets.append(entry.target)
             for phrase in (*entry.phrases, *entry.parts):
-                surface = content_words(phrase)
-                surface_vocabulary.update(surface)
-                stems = tuple(dict.fromkeys(stem(w) for w in surface))
+                surface_vocabulary.update(phrase_words(phrase))
+                stems = phrase_stems(phrase)
                 if stems:
-                    phrase_stems.append((index, stems))
+                    stemmed.append((index, stems))
                 if entry.target.responsibility is None:
                     role_stems.update(stems)
-        self._idf = _idf(phrase_stems, len(self.targets))
+        self._idf = _idf(stemmed, len(self.targets))
         self._unknown_weight = max(self._idf.values(), default=1.0)
         # Dense arrays, so that scoring a question costs a few vectorised passes over the
         # phrases that share a word with it, whatever the size of the catalogue.
@@ -334,12 +341,12 @@ class Matcher:
             [role_index.setdefault(t.role_id, len(role_index)) for t in self.targets], dtype=np.intp
         )
         self._roles = len(role_index)
-        self._phrase_target = np.array([t for t, _ in phrase_stems], dtype=np.intp)
+        self._phrase_target = np.array([t for t, _ in stemmed], dtype=np.intp)
         self._phrase_total = np.array(
-            [sum(self._idf[s] for s in stems) for _, stems in phrase_stems], dtype=np.float64
+            [sum(self._idf[s] for s in stems) for _, stems in stemmed], dtype=np.float64
         )
         postings: dict[str, list[int]] = defaultdict(list)
-        for phrase_index, (_, stems) in enumerate(phrase_stems):
+        for phrase_index, (_, stems) in enumerate(stemmed):
             for s in stems:
                 postings[s].append(phrase_index)
         self._postings = {s: np.array(ids, dtype=np.intp) for s, ids in postings.items()}

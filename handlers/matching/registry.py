@@ -16,7 +16,7 @@ from handlers.matching.examples import ExampleModel, shipped_model
 from handlers.matching.matcher import CatalogEntry, Matcher, Target, Thresholds
 from handlers.matching.roles import RoleResolver
 from handlers.matching.semantic import PhraseVectors, shipped_vectors
-from handlers.matching.text import content_words, stem
+from handlers.matching.text import phrase_stems
 from seed.catalogue import CatalogueSpec, default_catalogue
 from store import catalog as catalog_queries
 from store import vectors as vector_queries
@@ -51,7 +51,7 @@ def catalog_entries(catalog: Catalog) -> list[CatalogEntry]:
 
 
 def _stems(phrase: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in content_words(phrase))
+    return frozenset(phrase_stems(phrase))
 
 
 def _claimed_by_team(catalog: Catalog, kept: frozenset[int]) -> list[frozenset[str]]:
@@ -106,7 +106,11 @@ def catalog_from_spec(spec: CatalogueSpec, workspace_id: int = 0) -> Catalog:
 
 
 def phrases(catalog: Catalog) -> list[str]:
-    return [p for entry in catalog_entries(catalog) for p in (*entry.phrases, *entry.parts)]
+    return entry_phrases(catalog_entries(catalog))
+
+
+def entry_phrases(entries: Sequence[CatalogEntry]) -> list[str]:
+    return [p for entry in entries for p in (*entry.phrases, *entry.parts)]
 
 
 @lru_cache(maxsize=1)
@@ -151,11 +155,13 @@ class WorkspaceIndex:
         vectors: PhraseVectors | None = None,
         *,
         shared: Mapping[str, Matcher] | None = None,
+        entries: Sequence[CatalogEntry] | None = None,
     ) -> None:
         """`shared`: matchers already built, by fingerprint; one for a catalogue that reads the
-        same as this one is used with this workspace's ids instead of building another."""
+        same as this one is used with this workspace's ids instead of building another.
+        `entries`: `catalog_entries(catalog)`, if the caller has them already."""
         self.catalog = catalog
-        entries = catalog_entries(catalog)
+        entries = catalog_entries(catalog) if entries is None else entries
         self.fingerprint = catalogue_fingerprint(entries)
         built = (shared or {}).get(self.fingerprint)
         self.matcher = (
@@ -256,9 +262,15 @@ class MatcherRegistry:
                 if current and current[0] is not (cached[0] if cached else None):
                     return current[0]
                 catalog = await catalog_queries.load_catalog(self._db, workspace_id)
-                await self._embed(catalog)
+                entries = catalog_entries(catalog)
+                await self._embed(entry_phrases(entries))
                 built = WorkspaceIndex(
-                    catalog, self._thresholds, self._examples, self._vectors, shared=self._matchers
+                    catalog,
+                    self._thresholds,
+                    self._examples,
+                    self._vectors,
+                    shared=self._matchers,
+                    entries=entries,
                 )
                 self._keep(workspace_id, built)
                 return built
@@ -295,16 +307,15 @@ class MatcherRegistry:
         """Embeds the default catalogue's phrases (or reads them from the store), so that no
         workspace's first question waits for them."""
         if self._vectors is not None:
-            default = catalog_from_spec(default_catalogue())
-            await self._embed(default)
+            await self._embed(phrases(catalog_from_spec(default_catalogue())))
 
-    async def _embed(self, catalog: Catalog) -> None:
+    async def _embed(self, texts: Sequence[str]) -> None:
         """Vectors for every phrase: from this process, else from the store, else embedded now
         (off the event loop) and kept in the store for the other replicas and the next start."""
         vectors = self._vectors
         if vectors is None:
             return
-        missing = vectors.missing(phrases(catalog))
+        missing = vectors.missing(texts)
         if not missing:
             return
         vectors.remember(await vector_queries.load_vectors(self._db, vectors.model, missing))

@@ -96,6 +96,19 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOP_WORDS]
 
 
+# Catalogue phrases repeat across workspaces (most keep the default's), and every matcher built
+# reads all of them: their words are worked out once per process. Questions are not cached.
+@lru_cache(maxsize=50_000)
+def phrase_words(phrase: str) -> tuple[str, ...]:
+    return tuple(content_words(phrase))
+
+
+@lru_cache(maxsize=50_000)
+def phrase_stems(phrase: str) -> tuple[str, ...]:
+    """A catalogue phrase's distinct stems, in order."""
+    return tuple(dict.fromkeys(stem(w) for w in phrase_words(phrase)))
+
+
 @lru_cache(maxsize=131072)
 def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
