@@ -118,6 +118,37 @@ class MiniLM:
         return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+class VectorBank:
+    """Phrase vectors in one float16 matrix, a row per text, grown as texts come. Every
+    workspace's semantic index holds row numbers into it, not a copy: the default catalogue's
+    phrases are in every workspace's catalogue, and are kept once."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self.array: npt.NDArray[np.float16] = np.zeros((0, 0), dtype=np.float16)
+        self.rows: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, found: dict[str, npt.NDArray[np.float16]]) -> None:
+        new = [t for t in found if t not in self.rows]
+        if not new:
+            return
+        needed = len(self.rows) + len(new)
+        if needed > len(self.array):
+            width = len(found[new[0]])  # the model's dimensions
+            grown = np.zeros(
+                (max(needed, 2 * len(self.array), self._capacity), width), dtype=np.float16
+            )
+            if self.rows:
+                grown[: len(self.rows)] = self.array[: len(self.rows)]
+            self.array = grown  # indexes read `array` at each question, so they see the new one
+        for text in new:
+            self.array[len(self.rows)] = found[text]
+            self.rows[text] = len(self.rows)
+
+
 class PhraseVectors:
     """Each phrase's vector, embedded once per process and text; shared by every workspace.
 
@@ -128,7 +159,7 @@ class PhraseVectors:
     def __init__(self, encoder: Encoder, limit: int = 200_000) -> None:
         self.encoder = encoder
         self._limit = limit
-        self._known: dict[str, npt.NDArray[np.float16]] = {}
+        self.bank = VectorBank()
         self._lock = threading.Lock()
 
     @property
@@ -136,13 +167,16 @@ class PhraseVectors:
         return self.encoder.name
 
     def missing(self, texts: Iterable[str]) -> list[str]:
-        return [t for t in dict.fromkeys(texts) if t not in self._known]
+        rows = self.bank.rows
+        return [t for t in dict.fromkeys(texts) if t not in rows]
 
     def remember(self, found: dict[str, npt.NDArray[np.float16]]) -> None:
         with self._lock:
-            if len(self._known) + len(found) > self._limit:
-                self._known.clear()  # rare: a process that has seen 200k phrases starts afresh
-            self._known.update(found)
+            if len(self.bank) + len(found) > self._limit:
+                # Rare: a process that has seen 200k phrases starts a new bank. Indexes built
+                # on the old one keep it until they are rebuilt.
+                self.bank = VectorBank()
+            self.bank.add(found)
 
     def embed_missing(self, texts: Iterable[str]) -> dict[str, npt.NDArray[np.float16]]:
         """Embeds the texts not known yet; returns the new vectors (for the store to keep)."""
@@ -154,11 +188,21 @@ class PhraseVectors:
         self.remember(found)
         return found
 
-    def matrix(self, texts: Sequence[str]) -> Vectors:
+    def rows(self, texts: Sequence[str]) -> tuple[VectorBank, npt.NDArray[np.int32]]:
+        """The bank holding every one of `texts`, and their rows in it."""
         self.embed_missing(texts)
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        return np.stack([self._known[t] for t in texts]).astype(np.float32)
+        bank = self.bank
+        if any(t not in bank.rows for t in texts):  # a new bank was started meanwhile
+            self.remember({t: self.encoder.encode([t])[0].astype(np.float16) for t in texts})
+            bank = self.bank
+        return bank, np.array([bank.rows[t] for t in texts], dtype=np.int32)
+
+    def matrix(self, texts: Sequence[str]) -> Vectors:
+        """The texts' vectors as one float32 matrix, a row each (for scripts that score)."""
+        bank, rows = self.rows(texts)
+        if not len(rows):
+            return np.zeros((0, bank.array.shape[1] or 384), dtype=np.float32)
+        return bank.array[rows].astype(np.float32)
 
     def question(self, text: str) -> Vectors:
         vector: Vectors = self.encoder.encode([text])[0]
@@ -189,7 +233,7 @@ class SemanticIndex:
             [i for i, r in enumerate(role_ids) if i == 0 or role_ids[i - 1] != r], dtype=np.intp
         )
         self._ends = np.append(self._starts[1:], len(role_ids))
-        self._matrix = vectors.matrix([text for _, _, text in ordered])
+        self._bank, self._rows = vectors.rows([text for _, _, text in ordered])
 
     def __len__(self) -> int:
         return len(self._targets)
@@ -205,7 +249,7 @@ class SemanticIndex:
         """The `limit` roles closest in meaning, closest first, each with its closest target."""
         if not len(self._targets):
             return []
-        cosines = self._matrix @ question
+        cosines = self._bank.array[self._rows].astype(np.float32) @ question
         per_role = np.maximum.reduceat(cosines, self._starts)
         top = np.argsort(-per_role)[:limit]
         out: list[RoleCloseness] = []
