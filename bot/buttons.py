@@ -4,7 +4,7 @@ into a message. Slack (Block Kit) and Teams (Adaptive Cards) draw them; the mean
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.message import Action, CandidateFact, Choice, Notification, Reply
@@ -37,8 +37,10 @@ def choice_button(choice: CandidateFact, question: str | None) -> Button:
 
 
 def action_button(action: Action) -> Button:
-    value = json.dumps({"command": action.command}, separators=(",", ":"))
-    return Button(_label(action.label), value, action.style)
+    value: dict[str, Any] = {"command": action.command}
+    if action.form:
+        value |= {"form": action.form, "values": dict(action.values)}
+    return Button(_label(action.label), json.dumps(value, separators=(",", ":")), action.style)
 
 
 def reply_buttons(reply: Reply) -> list[Button]:
@@ -56,6 +58,9 @@ class Click:
 
     text: str
     choice: Choice | None = None
+    # A form to open with these fields filled in, where the platform can (else `text` runs).
+    form: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
 
 
 def parse_click(value: str) -> Click | None:
@@ -68,6 +73,9 @@ def parse_click(value: str) -> Click | None:
         return None
     command = data.get("command")
     if isinstance(command, str) and command.strip():
+        form, values = data.get("form"), data.get("values")
+        if isinstance(form, str) and isinstance(values, dict):
+            return Click(command, form=form, values={str(k): str(v) for k, v in values.items()})
         return Click(command)
     role, responsibility, question = (
         data.get("role"),

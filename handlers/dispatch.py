@@ -88,8 +88,9 @@ class Dispatcher:
             )
             return None
         elapsed = time.perf_counter() - started
-        for observe in self.observers:
-            observe(message, reply, elapsed)
+        if not message.drawn:
+            for observe in self.observers:
+                observe(message, reply, elapsed)
         return reply
 
     async def _handle(self, message: Message, claim: Claim | None) -> Reply | None:

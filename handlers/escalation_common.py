@@ -10,7 +10,7 @@ from handlers.turn import Turn
 from handlers.wording import mention
 from store import assignments
 from store.db import Database
-from store.models import AssignmentKind
+from store.models import AssignmentKind, EscalationStatus
 from store.records import Catalog, EscalationRecord, Holder, PersonRecord, RoleRecord
 
 
@@ -55,6 +55,15 @@ def actions(number: int) -> tuple[Action, ...]:
         Action("Acknowledge", f"ack #{number}", "primary"),
         Action("Resolve", f"resolve #{number}", "default"),
     )
+
+
+def status_actions(escalation: EscalationRecord) -> list[Action]:
+    """Acknowledge (while open) and Resolve, each naming its blocker, for a list of several."""
+    number = escalation.number
+    resolve = Action(f"Resolve #{number}", f"resolve #{number}")
+    if escalation.status != EscalationStatus.OPEN:
+        return [resolve]
+    return [Action(f"Acknowledge #{number}", f"ack #{number}", "primary"), resolve]
 
 
 def notice(

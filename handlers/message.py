@@ -50,6 +50,9 @@ class Message:
     event_id: str | None = None
     # Other ids of the sender that WHOOWNS_ADMINS may list (a Teams user's Azure AD object id).
     user_aliases: tuple[str, ...] = ()
+    # Asked by the bot itself to draw a surface (App Home's sections), not sent by a person: left
+    # out of the request metrics.
+    drawn: bool = False
 
     def mention(self, user_id: str) -> Mention:
         """The mention for `@user_id` in the text (a bare mention when the adapter gave no name)."""
@@ -142,6 +145,22 @@ class Action:
     label: str
     command: str
     style: str = "default"
+    # A form to open instead (bot/forms.py: "handover", "cover" …) with these fields filled in,
+    # where the platform has forms; elsewhere the command runs (it says what to type).
+    form: str | None = None
+    values: tuple[tuple[str, str], ...] = ()
+
+    def as_list(self) -> list[Any]:
+        kept: list[Any] = [self.label, self.command, self.style]
+        return [*kept, self.form, dict(self.values)] if self.form else kept
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Action:
+        label, command, style = map(str, data[:3])
+        if len(data) < 5 or not data[3]:
+            return cls(label, command, style)
+        values = tuple((str(k), str(v)) for k, v in dict(data[4]).items())
+        return cls(label, command, style, str(data[3]), values)
 
 
 @dataclass(frozen=True)
@@ -172,7 +191,7 @@ class Notification:
                 [p if isinstance(p, str) else {"user": p.user_id, "name": p.name} for p in parts]
                 for parts in self.body
             ],
-            "actions": [[a.label, a.command, a.style] for a in self.actions],
+            "actions": [a.as_list() for a in self.actions],
             "escalation": self.escalation,
             **({"to_channel": True} if self.to_channel else {}),
             **({"thread": self.fallback_thread} if self.fallback_thread else {}),
@@ -189,7 +208,7 @@ class Notification:
             )
             for parts in payload.get("body", [])
         )
-        actions = tuple(Action(*map(str, a)) for a in payload.get("actions", []))
+        actions = tuple(Action.from_list(a) for a in payload.get("actions", []))
         return cls(
             user_id,
             name,

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from handlers.actions import handover_action
 from handlers.escalation_common import acting_holders
 from handlers.message import Action, Line, Notification, line
 from handlers.turn import Services, outgoing
@@ -59,10 +60,10 @@ def ask_notifications(asked: Sequence[Hold]) -> list[Notification]:
             *(hold_line(h) for h in holds),
             line("Say “still mine”, or hand one over (“hand over <role> to @someone”)."),
         )
-        roles = list(dict.fromkeys(h.role for h in holds))
+        roles = list(dict.fromkeys((h.role, h.project) for h in holds))
         actions = (
             Action("Still mine", "still mine", "primary"),
-            *(Action(f"Hand over {r}", f"hand over {r}") for r in roles[:MAX_HANDOVER_BUTTONS]),
+            *(handover_action(r, p) for r, p in roles[:MAX_HANDOVER_BUTTONS]),
         )
         notes.append(Notification(person.user_id, person.name, body, actions))
     return notes

@@ -126,6 +126,11 @@ async def test_each_holder_is_asked_once_when_the_review_is_due_and_still_mine_c
         "hand over Data Scientist",
         "hand over Tester",
     ]
+    handover = alice.actions[1]  # opens the hand-over form, filled in, where there are forms
+    assert handover.form == "handover"
+    assert dict(handover.values) == {"role": "Data Scientist", "project": "default"}
+    [kept] = [n for n in await queued(database) if n.user_id == "ualice"]
+    assert kept.actions == alice.actions  # the form survives the outbox
     assert len(await queued(database)) == 3  # written to the outbox with the claim
 
     assert await review_pass(services) == []  # claimed: not again within the hour
@@ -151,6 +156,19 @@ async def test_each_holder_is_asked_once_when_the_review_is_due_and_still_mine_c
 
     stale = await say(dispatcher, "stale roles", user="ucarol")
     assert sorted(stale.facts["stale"]) == ["Data Scientist", "Team Lead", "Tester"]
+    mine = await say(dispatcher, "my roles", user="ualice")
+    assert "Data Scientist — not confirmed in the review" in mine.text
+    assert [a.label for a in mine.actions] == [
+        "Still mine",
+        "Hand over Data Scientist",
+        "Set cover for Data Scientist",
+        "Hand over Tester",
+        "Set cover for Tester",
+    ]
+    carol = await say(dispatcher, "my roles", user="ucarol")
+    assert "not confirmed" not in carol.text and carol.actions[0].label == "Hand over Scrum Master"
+    typed = await say(dispatcher, carol.actions[1].command, user="ucarol")  # no forms: what to type
+    assert "@someone covers Scrum Master until <day>" in typed.text
     clock.advance(hours=2)
     assert await review_pass(services) == []  # reported once
 

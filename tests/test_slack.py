@@ -35,6 +35,7 @@ from tests.fakes.slack import (
     post_signed,
     url_verification_body,
 )
+from tests.helpers import eventually
 
 SECRET = "test-signing-secret"
 ADMIN = "UADMIN"
@@ -369,9 +370,7 @@ async def _wait_dms(
 async def test_app_home_shows_the_team_and_my_escalations(server: Server) -> None:
     await server.command("assign <@U1> as Data Scientist", user=ADMIN)
     assert await server.event(app_home_opened("U1")) == 200
-    published = (await server.slack.wait_for("views.publish"))[0]
-    assert published.args["user_id"] == "U1"
-    view = published.args["view"]
+    view = await server.slack.home_of("U1", "no open escalations")
     text = json.dumps(view)
     assert (
         view["type"] == "home" and "Data Scientist: <@U1>" in text and "no open escalations" in text
@@ -523,3 +522,26 @@ async def test_metrics_count_requests_outcomes_and_open_escalations(server: Serv
     assert 'whoowns_answer_outcomes_total{outcome="unknown"} 1.0' in body
     assert "whoowns_open_escalations 1.0" in body
     assert 'whoowns_handle_seconds_count{platform="slack"} 3.0' in body
+
+
+async def test_the_weekly_digest_is_posted_in_its_channel(slack: FakeSlack, tmp_path: Path) -> None:
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'digest.db'}", slack, review_interval=0.2
+    )
+    running = await start_server(settings, slack)
+    try:
+        await running.mention("post the weekly digest here", user=ADMIN, channel="CTEAM")
+        await running.mention("escalate: blocked on GPU quota", user="U2")
+        posted = await eventually(
+            lambda: [
+                c
+                for c in slack.calls_to("chat.postMessage")
+                if c.args.get("channel") == "CTEAM" and "GPU quota" in str(c.args.get("text"))
+            ]
+        )
+        assert "Open blockers" in str(posted[0].args["text"])
+        assert not [
+            c for c in slack.calls_to("conversations.open") if c.args.get("users") == "CTEAM"
+        ]
+    finally:
+        await running.runner.cleanup()

@@ -36,10 +36,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.buttons import parse_click
 from bot.delivery import Undeliverable
-from bot.forms import form_for
+from bot.forms import FORMS, form_for
 from bot.inflight import InFlight
 from bot.names import DisplayNames
-from bot.slack import modals, render
+from bot.slack import home, modals, render
 from bot.slack.installs import DatabaseInstallationStore, DatabaseStateStore
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, Mention, Message, Notification, Reply
@@ -64,13 +64,6 @@ NOT_INSTALLED_REPLY = (
 CLIENTS_KEPT = 1000
 # Message metadata that marks a notification from the outbox (its row id in the payload).
 OUTBOX_EVENT = "whoowns_notification"
-# App Home's sections: title, the command that fills it, and whether it shows when it has nothing
-# to act on (the undelivered notifications show only to an admin, and only when there are some).
-HOME_SECTIONS = (
-    ("Your team", "roles", True),
-    ("Your open escalations", "my escalations", True),
-    ("Undelivered notifications", "undelivered notifications", False),
-)
 # Slack errors after which sending again cannot help.
 UNDELIVERABLE = frozenset(
     {
@@ -86,6 +79,7 @@ UNDELIVERABLE = frozenset(
         "token_revoked",
         "missing_scope",
         "restricted_action",
+        "not_in_channel",
     }
 )
 
@@ -302,8 +296,11 @@ class SlackAdapter:
         except NotInstalled as exc:
             raise Undeliverable(str(exc)) from exc
         try:
-            opened = await client.conversations_open(users=message.recipient)
-            channel = str(opened["channel"]["id"])
+            if notification.to_channel:  # the weekly digest: in the channel itself
+                channel = message.recipient
+            else:
+                opened = await client.conversations_open(users=message.recipient)
+                channel = str(opened["channel"]["id"])
             if message.attempts > 1:
                 earlier = await self._sent_before(client, channel, message)
                 if earlier is not None:
@@ -318,10 +315,13 @@ class SlackAdapter:
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             if error in UNDELIVERABLE:
+                invite = " (invite the app to the channel)" if error == "not_in_channel" else ""
                 raise Undeliverable(
-                    f"Slack refused to message {message.recipient}: {error}"
+                    f"Slack refused to message {message.recipient}: {error}{invite}"
                 ) from exc
             raise
+        if not notification.to_channel:
+            self.home.refresh(message.workspace, [message.recipient])  # what they were told of
         return str(posted["ts"])
 
     @staticmethod
@@ -329,12 +329,20 @@ class SlackAdapter:
         client: AsyncWebClient, channel: str, message: OutboxRecord
     ) -> str | None:
         """The ts of a message an earlier attempt posted for this row, if it is there."""
-        history = await client.conversations_history(
-            channel=channel,
-            oldest=f"{message.created_at.timestamp() - 60:.6f}",
-            limit=100,
-            include_all_metadata=True,
-        )
+        try:
+            history = await client.conversations_history(
+                channel=channel,
+                oldest=f"{message.created_at.timestamp() - 60:.6f}",
+                limit=100,
+                include_all_metadata=True,
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("missing_scope", "not_in_channel"):
+                raise
+            # A channel (the digest's): reading it needs channels:history, which the app does not
+            # ask for, so a retry after a lost answer may post twice there; DMs are checked.
+            log.info("slack: cannot look for outbox #%d in %s: %s", message.id, channel, exc)
+            return None
         for posted in history.get("messages") or []:
             metadata = posted.get("metadata") or {}
             if (
@@ -401,6 +409,7 @@ class SlackAdapter:
         bot_user_id: str | None = None,
         choice: Choice | None = None,
         project: str | None = None,
+        drawn: bool = False,
     ) -> Reply | None:
         """One message through the handlers; None when it is a retry already handled."""
         clean, mentions = normalise(text, bot_user_id)
@@ -416,8 +425,12 @@ class SlackAdapter:
             choice=choice,
             event_id=event_id,
             project=project,
+            drawn=drawn,
         )
-        return await self.dispatcher.handle_delivery(message)
+        reply = await self.dispatcher.handle_delivery(message)
+        if reply is not None:
+            self.home.refresh(team, home.concerned(reply, user))  # what Home shows changed
+        return reply
 
     @staticmethod
     def plain_text(text: str) -> str:
@@ -452,10 +465,10 @@ class SlackAdapter:
         app = self.app
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_message)
-        app.event("app_home_opened")(self._on_home)
         app.command(re.compile(r"^/"))(self._on_command)
         app.action(re.compile(f"^{render.ACTION_PREFIX}"))(self._on_button)
         self.forms = modals.register(app, self)
+        self.home = home.register(app, self)
         if self.installs is not None:
             # app_uninstalled and tokens_revoked: Bolt's listeners delete the tokens from our store.
             app.enable_token_revocation_listeners()
@@ -555,12 +568,25 @@ class SlackAdapter:
         if click is None:
             log.warning("slack: a button value we did not make: %r", action.get("value"))
             return
-        async with self.inflight.track():
-            user = body.get("user", {}).get("id", "")
-            channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
-                "channel_id"
+        user = body.get("user", {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
+            "channel_id"
+        )
+        team = _team(body, context)
+        form = FORMS.get(click.form or "")
+        if form is not None and body.get("trigger_id"):
+            # "Hand over", "Set cover": the form, with the role and project filled in.
+            await self.forms.open(
+                await self.client_for(team),
+                str(body["trigger_id"]),
+                form,
+                team=team,
+                channel=channel,
+                initial=click.values,
             )
-            team = _team(body, context)
+            return
+        on_home = (body.get("container") or {}).get("type") == "view"
+        async with self.inflight.track():
             reply = await self.converse(
                 team=team,
                 user=user,
@@ -568,9 +594,10 @@ class SlackAdapter:
                 channel=channel,
                 bot_user_id=context.get("bot_user_id"),
                 choice=click.choice,
+                project=home.view_project(body.get("view")) if on_home else None,
             )
-            if (body.get("container") or {}).get("type") == "view":
-                await self._publish_home(team, user)  # App Home shows the click's outcome
+            if on_home:
+                await self.home.publish(team, user)  # App Home shows the click's outcome
                 return
             if reply is None or channel is None:
                 return
@@ -602,25 +629,6 @@ class SlackAdapter:
                 text=render.reply_text(reply),
                 blocks=render.reply_blocks(reply),
             )
-
-    async def _on_home(
-        self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]
-    ) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        async with self.inflight.track():
-            await self._publish_home(_team(body, context), event.get("user", ""))
-
-    async def _publish_home(self, team: str, user: str) -> None:
-        """App Home: the team, the person's open escalations and, for an admin, what the outbox
-        could not deliver (each with a button to send it again)."""
-        sections: list[tuple[str, Reply]] = []
-        for title, text, always in HOME_SECTIONS:
-            reply = await self.converse(team=team, user=user, text=text, channel=None)
-            if reply is not None and (always or (not reply.private and reply.actions)):
-                sections.append((title, reply))
-        client = await self.client_for(team)
-        await client.views_publish(user_id=user, view=render.home_view(sections))
 
 
 def _public(reply: Reply) -> bool:

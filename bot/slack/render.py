@@ -76,10 +76,12 @@ def reply_text(reply: Reply) -> str:
     return fallback(reply.body)
 
 
-def home_view(sections: Sequence[tuple[str, Reply]]) -> dict[str, Any]:
-    """The App Home tab: a header, the body and the buttons of each reply (the overview, open
-    escalations, undelivered notifications); a view's block ids must differ."""
-    blocks: list[dict[str, Any]] = []
+def home_view(
+    sections: Sequence[tuple[str, Reply]], prefix: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The App Home tab: `prefix` (the project picker), then a header, the body and the buttons of
+    each reply (bot/slack/home.py's sections); a view's block ids must differ."""
+    blocks: list[dict[str, Any]] = list(prefix)
     for number, (title, reply) in enumerate(sections):
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": title}})
         blocks.extend(_sections(reply.body))

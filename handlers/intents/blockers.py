@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from handlers.escalation_common import summary_line
+from handlers.escalation_common import status_actions, summary_line
 from handlers.message import Line, Reply, line
 from handlers.router import Router
 from handlers.turn import Turn
 from store import escalations
 
 INTENT = "blockers"
+MAX_BUTTONS = 6
 
 
 async def handle_project(turn: Turn, match: re.Match[str]) -> Reply:
@@ -46,14 +47,20 @@ async def handle_mine(turn: Turn, match: re.Match[str]) -> Reply:
             facts={"escalations": []},
         )
     body: list[Line] = []
-    if raised:
-        body.append(line("Raised by you:"))
-        body.extend(summary_line(e) for e in raised)
     if for_me:
         body.append(line("Waiting on a role you hold:"))
         body.extend(summary_line(e) for e in for_me)
+    if raised:
+        body.append(line("Raised by you:"))
+        body.extend(summary_line(e) for e in raised)
+    # Buttons for the first few: those waiting on the person first (Teams shows six at most).
+    actions = [a for e in [*for_me, *raised] for a in status_actions(e)][:MAX_BUTTONS]
     return Reply(
-        intent=INTENT, body=body, outcome="answer", facts={"escalations": [e.number for e in found]}
+        intent=INTENT,
+        body=body,
+        outcome="answer",
+        actions=actions,
+        facts={"escalations": [e.number for e in found]},
     )
 
 

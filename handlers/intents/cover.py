@@ -11,6 +11,7 @@ import re
 
 from handlers.changes import (
     REASON,
+    ROLE,
     USER,
     apply_and_confirm,
     person_ref,
@@ -18,7 +19,7 @@ from handlers.changes import (
     resolve_role,
 )
 from handlers.dates import end_of, parse_day
-from handlers.message import Reply
+from handlers.message import Reply, line
 from handlers.permissions import may_change_own
 from handlers.router import Router
 from handlers.turn import Turn
@@ -126,6 +127,19 @@ async def handle_away(turn: Turn, match: re.Match[str]) -> Reply:
     return combined
 
 
+async def handle_who_covers(turn: Turn, match: re.Match[str]) -> Reply:
+    """ "Set cover for Scrum Master" with nobody named (a button where there are no forms)."""
+    role = await resolve_role(turn, INTENT, match["role"])
+    if isinstance(role, Reply):
+        return role
+    return Reply(
+        intent=INTENT,
+        body=[line(f"Who covers, and until when? Say “@someone covers {role.name} until <day>”.")],
+        outcome="clarify",
+        private=True,
+    )
+
+
 def register(router: Router) -> None:
     router.add(
         INTENT,
@@ -133,6 +147,7 @@ def register(router: Router) -> None:
         rf"{USER} {_COVERS} (?:as |for )?(?:the |our )?(?P<role>[^@]+?) {_UNTIL}{REASON}",
         rf"{USER} {_COVERS} (?:as |for )?(?:the |our )?(?P<role>[^@]+?){REASON}",
     )
+    router.add(INTENT, handle_who_covers, rf"(?:set )?cover for {ROLE}")
     router.add(
         INTENT,
         handle_away,

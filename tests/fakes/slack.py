@@ -396,9 +396,32 @@ def home_click_body(
     view_id: str = "VHOME",
     block_id: str = "b1",
     api_app_id: str = "A1",
+    view: JsonDict | None = None,
+    selected: str | None = None,
 ) -> str:
     """A `block_actions` POST body for a button on the App Home tab: the container is the view,
-    and Slack sends the `view` but no channel, no message and no response_url."""
+    and Slack sends the `view` (the one published, private_metadata and all) but no channel, no
+    message and no response_url. With `selected`, the action is a pick in a static_select."""
+    shown = view or {"id": view_id, "type": "home", "team_id": team_id, "blocks": []}
+    action: JsonDict = {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": {"type": "plain_text", "text": "Button", "emoji": True},
+        "value": value,
+        "action_ts": f"{time.time():.6f}",
+    }
+    if selected is not None:
+        action = {
+            "type": "static_select",
+            "action_id": action_id,
+            "block_id": block_id,
+            "selected_option": {
+                "text": {"type": "plain_text", "text": selected},
+                "value": selected,
+            },
+            "action_ts": f"{time.time():.6f}",
+        }
     payload: JsonDict = {
         "type": "block_actions",
         "user": {"id": user, "username": user, "name": user, "team_id": team_id},
@@ -409,17 +432,8 @@ def home_click_body(
         "team": {"id": team_id, "domain": "testteam"},
         "enterprise": None,
         "is_enterprise_install": False,
-        "view": {"id": view_id, "type": "home", "team_id": team_id, "blocks": []},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": block_id,
-                "text": {"type": "plain_text", "text": "Button", "emoji": True},
-                "value": value,
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
+        "view": shown,
+        "actions": [action],
     }
     return urlencode({"payload": json.dumps(payload)})
 
@@ -631,6 +645,7 @@ class FakeSlack(LocalServer):
         self._changed = asyncio.Condition()
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1)
+        self.homes: dict[str, JsonDict] = {}
         self._tickets: set[str] = set()
         # Messages the bot posted, by (channel, ts): only these can be changed with chat.update.
         # Ephemeral ones are not among them; Slack changes those only through a response_url.
@@ -756,6 +771,22 @@ class FakeSlack(LocalServer):
         return answer
 
     # ---- recorded calls
+
+    async def home_of(
+        self,
+        user: str,
+        showing: str = "",
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> JsonDict:
+        """The Home view last published for `user`, once it contains `showing`."""
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            home = self.homes.get(user)
+            if home is not None and showing in json.dumps(home, ensure_ascii=False):
+                return home
+            await asyncio.sleep(0.02)  # published after the call is recorded: polled
+        raise AssertionError(f"no Home for {user} showing {showing!r}: {self.homes.get(user)!r}")
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [call for call in self.calls if call.method == method]
@@ -1028,6 +1059,7 @@ class FakeSlack(LocalServer):
             "app_id": self.app_id,
             "bot_id": BOT_ID,
         }
+        self.homes[str(args["user_id"])] = published  # what the person sees in their Home tab
         return {"ok": True, "view": published}
 
     def _views_open(self, args: dict[str, Any], token: str | None) -> JsonDict:
