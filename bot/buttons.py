@@ -18,6 +18,8 @@ class Button:
     label: str
     value: str  # JSON, see `button_value`
     style: str = "default"
+    # The form the click opens (a Slack modal, a Teams dialog) rather than a command it runs.
+    form: str | None = None
 
 
 def _label(text: str) -> str:
@@ -40,7 +42,8 @@ def action_button(action: Action) -> Button:
     value: dict[str, Any] = {"command": action.command}
     if action.form:
         value |= {"form": action.form, "values": dict(action.values)}
-    return Button(_label(action.label), json.dumps(value, separators=(",", ":")), action.style)
+    encoded = json.dumps(value, separators=(",", ":"))
+    return Button(_label(action.label), encoded, action.style, action.form)
 
 
 def reply_buttons(reply: Reply) -> list[Button]:

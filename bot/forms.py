@@ -8,7 +8,7 @@ person would have typed, as that person, so its permissions are checked when it 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -204,3 +204,29 @@ async def form_choices(services: Services, platform: str, workspace: str) -> For
     return FormChoices(
         tuple(r.name for r in index.catalog.roles), tuple(p.name for p in projects), default
     )
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submitted form's outcome: what to show on which field, or the reply to its command."""
+
+    errors: dict[str, str]
+    reply: Reply | None = None
+
+
+async def submit(
+    form: Form,
+    values: Values,
+    today: date,
+    run: Callable[[str], Awaitable[Reply | None]],
+    describe: Callable[[Reply], str],
+) -> Submitted:
+    """Checks the answers, then runs the form's command as the person who submitted it (`run`);
+    a refusal (no permission, an unknown role) is shown on the form, in `describe`'s words."""
+    wrong = problems(form, values, today)
+    if wrong:
+        return Submitted(wrong)
+    reply = await run(form.command(values))
+    if reply is not None and refused(reply):
+        return Submitted({refusal_field(form): describe(reply)[:300]})
+    return Submitted({}, reply)

@@ -252,6 +252,12 @@ class Reply:
     def text(self) -> str:
         return "\n".join(plain(line) for line in self.body)
 
+    @property
+    def for_everyone(self) -> bool:
+        """Whether it is for the whole channel: a change of holders or a raised blocker, never a
+        refusal or a plain answer (those go only to the one who asked)."""
+        return not self.private and bool(self.facts.get("started") or self.facts.get("escalation"))
+
     def as_json(self) -> dict[str, Any]:
         return {
             "text": self.text,

@@ -20,7 +20,6 @@ from msrest.serialization import Serializer
 
 from bot.teams import render
 from bot.teams.activity_json import read_activity, read_model, write_model
-from bot.teams.adapter import _activity
 from handlers.message import CandidateFact, PersonMention, Reply, line
 from tests.fakes.botframework import (
     card_submit,
@@ -87,7 +86,10 @@ def _replies() -> list[Activity]:
         question="who handles drift?",
     )
     plain = Reply(intent="help", body=[line("I don't know who handles that.")])
-    return [_activity(render.reply_activity(reply)), _activity(render.reply_activity(plain))]
+    return [
+        render.as_activity(render.reply_activity(reply)),
+        render.as_activity(render.reply_activity(plain)),
+    ]
 
 
 @pytest.mark.parametrize("reply", _replies(), ids=["with-mention-and-choices", "plain"])

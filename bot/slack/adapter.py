@@ -452,7 +452,7 @@ class SlackAdapter:
         if channel is None:
             opened = await client.conversations_open(users=user)
             channel = str(opened["channel"]["id"])
-        elif not _public(reply):
+        elif not reply.for_everyone:
             await client.chat_postEphemeral(
                 channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread
             )
@@ -552,7 +552,7 @@ class SlackAdapter:
             await respond(
                 text=render.reply_text(reply),
                 blocks=render.reply_blocks(reply),
-                response_type="in_channel" if _public(reply) else "ephemeral",
+                response_type="in_channel" if reply.for_everyone else "ephemeral",
             )
 
     async def _on_button(
@@ -629,12 +629,6 @@ class SlackAdapter:
                 text=render.reply_text(reply),
                 blocks=render.reply_blocks(reply),
             )
-
-
-def _public(reply: Reply) -> bool:
-    """Whether a reply is for the channel: a change of holders or a raised blocker, never a
-    refusal or a plain answer (those go only to the one who asked)."""
-    return not reply.private and bool(reply.facts.get("started") or reply.facts.get("escalation"))
 
 
 def _team(body: dict[str, Any], context: dict[str, Any]) -> str:

@@ -25,11 +25,10 @@ from bot.forms import (
     FormChoices,
     Values,
     form_choices,
-    problems,
-    refusal_field,
-    refused,
+    submit,
 )
 from bot.slack import render
+from handlers.message import Reply
 
 if TYPE_CHECKING:
     from bot.slack.adapter import SlackAdapter
@@ -200,28 +199,27 @@ class SlackForms:
             await ack()
             return
         values = submitted_values(view)
-        today = self.adapter.dispatcher.services.now().date()
-        wrong = problems(form, values, today)
-        if wrong:
-            await ack(response_action="errors", errors=wrong)
-            return
         metadata = _metadata(view)
         user, team = body["user"]["id"], _team_of(body)
-        async with self.adapter.inflight.track():
-            reply = await self.adapter.converse(
+
+        async def run(command: str) -> Reply | None:
+            return await self.adapter.converse(
                 team=team,
                 user=user,
-                text=form.command(values),
+                text=command,
                 channel=metadata.get("channel"),
                 thread=metadata.get("thread"),
                 project=values.get("project"),
             )
-            if reply is not None and refused(reply):
-                # Checked on submission, not only when the form opened: shown on the form.
-                error = render.fallback(reply.body)[:300]
-                await ack(response_action="errors", errors={refusal_field(form): error})
+
+        async with self.adapter.inflight.track():
+            today = self.adapter.dispatcher.services.now().date()
+            outcome = await submit(form, values, today, run, lambda r: render.fallback(r.body))
+            if outcome.errors:
+                await ack(response_action="errors", errors=outcome.errors)
                 return
             await ack()
+            reply = outcome.reply
             if reply is not None:
                 await self.adapter.deliver_reply(
                     client,

@@ -25,13 +25,11 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
     Activity,
-    Attachment,
     ChannelAccount,
     ConversationParameters,
     ConversationReference,
     ErrorResponseException,
 )
-from botbuilder.schema import Mention as MentionEntity
 from botframework.connector.auth import ConnectorFactory
 from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
@@ -42,8 +40,18 @@ from bot.names import DisplayNames
 from bot.teams import render
 from bot.teams.activity_json import read_activity
 from bot.teams.connector_http import use_aiohttp
+from bot.teams.dialogs import TeamsDialogs
 from handlers.dispatch import Dispatcher
-from handlers.message import Choice, Line, Mention, Message, Notification, PersonMention, line
+from handlers.message import (
+    Choice,
+    Line,
+    Mention,
+    Message,
+    Notification,
+    PersonMention,
+    Reply,
+    line,
+)
 from handlers.wording import STORE_DOWN
 from store import conversations, workspaces
 from store.db import Database, StoreUnavailable
@@ -248,6 +256,31 @@ class TeamsAdapter:
         self._seen_references: set[tuple[str | None, ...]] = set()
         self._workspace_ids: dict[str, int] = {}
         self.names = DisplayNames(db, PLATFORM)
+        self.dialogs = TeamsDialogs(self)
+
+    @staticmethod
+    def tenant_of(activity: Activity) -> str:
+        return _tenant(activity)
+
+    async def find_member(self, turn_context: TurnContext, member_id: str) -> Mention | None:
+        """Someone picked in a form (Teams' people picker gives their Azure AD object id): in
+        this conversation's roster, else in a team the bot is in; as their Teams user id."""
+        try:
+            member = await TeamsInfo.get_member(turn_context, member_id)
+        except ErrorResponseException as exc:
+            log.info("teams: %s is not in this conversation (%s)", member_id, _status(exc))
+            member = None
+        if member is None:
+            teams = await conversations.find_references(
+                self.db, PLATFORM, _tenant(turn_context.activity), conversations.TEAM_PREFIX
+            )
+            for team in teams:
+                member = await self._roster_member(team, member_id)
+                if member is not None:
+                    break
+        if member is None:
+            return None
+        return Mention(str(member.id), str(member.name) if member.name else None)
 
     async def close(self) -> None:
         await self.http.close()
@@ -280,7 +313,8 @@ class TeamsAdapter:
             log.warning("teams: rejected an activity without a valid token")
             return web.json_response({"error": "unauthorized"}, status=401)
         if invoke:
-            return web.json_response(serializer_helper(invoke.body), status=invoke.status)
+            body = invoke.body if isinstance(invoke.body, dict) else serializer_helper(invoke.body)
+            return web.json_response(body, status=invoke.status)
         return web.Response(status=201)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -289,6 +323,9 @@ class TeamsAdapter:
         if activity.type == "message":
             async with self.inflight.track():
                 await self._on_message(turn_context)
+        elif activity.type == "invoke":
+            async with self.inflight.track():
+                await self.dialogs.on_invoke(turn_context)
         elif activity.type == "conversationUpdate" and _team(activity):
             # Installed in a team (or its members changed): its roster is reachable from now on.
             try:
@@ -365,11 +402,30 @@ class TeamsAdapter:
         try:
             await self._remember(workspace, activity)
         except StoreUnavailable:
-            await turn_context.send_activity(_activity(render.activity([line(STORE_DOWN)], [])))
+            await turn_context.send_activity(
+                render.as_activity(render.activity([line(STORE_DOWN)], []))
+            )
             return
+        reply = await self.converse(turn_context, text, mentions, choice=choice, event_id=event_id)
+        if reply is None:
+            return  # a redelivery, answered already
+        await turn_context.send_activity(render.as_activity(render.reply_activity(reply)))
+
+    async def converse(
+        self,
+        turn_context: TurnContext,
+        text: str,
+        mentions: tuple[Mention, ...] = (),
+        *,
+        choice: Choice | None = None,
+        event_id: str | None = None,
+        project: str | None = None,
+    ) -> Reply | None:
+        """`text` through the handlers as the sender of the turn's activity, in its conversation."""
+        activity = turn_context.activity
+        workspace = _tenant(activity)
         sender = activity.from_property
         aad = getattr(sender, "aad_object_id", None)
-        mentions = await self._named(turn_context, workspace, mentions)
         message = Message(
             platform=PLATFORM,
             workspace=workspace,
@@ -378,15 +434,13 @@ class TeamsAdapter:
             text=text,
             channel=_channel(activity),
             thread=activity.conversation.id,
-            mentions=mentions,
+            mentions=await self._named(turn_context, workspace, mentions),
             choice=choice,
             event_id=event_id,
+            project=project,
             user_aliases=(aad,) if aad else (),
         )
-        reply = await self.dispatcher.handle_delivery(message)
-        if reply is None:
-            return  # a redelivery, answered already
-        await turn_context.send_activity(_activity(render.reply_activity(reply)))
+        return await self.dispatcher.handle_delivery(message)
 
     async def _named(
         self, turn_context: TurnContext, workspace: str, mentions: tuple[Mention, ...]
@@ -527,7 +581,7 @@ class TeamsAdapter:
         sent: list[str | None] = []
 
         async def send(turn_context: TurnContext) -> None:
-            response = await turn_context.send_activity(_activity(payload))
+            response = await turn_context.send_activity(render.as_activity(payload))
             sent.append(getattr(response, "id", None))
 
         try:
@@ -553,28 +607,6 @@ def _mention_instead(missed: list[Notification]) -> dict[str, Any]:
         lines.extend(note.body)
     buttons = list(dict.fromkeys(b for note in missed for b in notification_buttons(note)))
     return render.activity(lines, buttons)
-
-
-def _activity(payload: dict[str, Any]) -> Activity:
-    """`render.activity`'s JSON as botbuilder's model, built directly: msrest's deserializer costs
-    more than the rest of a turn's rendering. Mentions become `Mention`s, which keep their fields."""
-    return Activity(
-        type=payload["type"],
-        text=payload["text"],
-        text_format=payload["textFormat"],
-        attachments=[
-            Attachment(content_type=a["contentType"], content=a["content"])
-            for a in payload["attachments"]
-        ],
-        entities=[
-            MentionEntity(
-                mentioned=ChannelAccount(id=e["mentioned"]["id"], name=e["mentioned"]["name"]),
-                text=e["text"],
-                type="mention",
-            )
-            for e in payload["entities"]
-        ],
-    )
 
 
 def _activity_problem(body: Any) -> str | None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from botbuilder.schema import Activity, Attachment, ChannelAccount
+from botbuilder.schema import Mention as MentionEntity
+
 from bot.buttons import Button, notification_buttons, reply_buttons
 from handlers.message import Line, Notification, PersonMention, Reply, render
 
@@ -45,12 +48,16 @@ def card(lines: Sequence[Line], buttons: Sequence[Button]) -> dict[str, Any]:
             {"type": "TextBlock", "text": render(line, mention, escape), "wrap": True}
             for line in lines
         ],
-        "actions": [
-            {"type": "Action.Submit", "title": b.label, "data": {SUBMIT_KEY: b.value}}
-            for b in buttons
-        ],
+        "actions": [_submit(b) for b in buttons],
         "msteams": {"entities": mention_entities(lines), "width": "Full"},
     }
+
+
+def _submit(button: Button) -> dict[str, Any]:
+    data: dict[str, Any] = {SUBMIT_KEY: button.value}
+    if button.form:
+        data["msteams"] = {"type": "task/fetch"}  # opens the form as a dialog (task module)
+    return {"type": "Action.Submit", "title": button.label, "data": data}
 
 
 def activity(lines: Sequence[Line], buttons: Sequence[Button]) -> dict[str, Any]:
@@ -71,3 +78,25 @@ def reply_activity(reply: Reply) -> dict[str, Any]:
 def notification_activity(note: Notification, preface: Line | None = None) -> dict[str, Any]:
     lines = [preface, *note.body] if preface else list(note.body)
     return activity(lines, notification_buttons(note))
+
+
+def as_activity(payload: dict[str, Any]) -> Activity:
+    """`render.activity`'s JSON as botbuilder's model, built directly: msrest's deserializer costs
+    more than the rest of a turn's rendering. Mentions become `Mention`s, which keep their fields."""
+    return Activity(
+        type=payload["type"],
+        text=payload["text"],
+        text_format=payload["textFormat"],
+        attachments=[
+            Attachment(content_type=a["contentType"], content=a["content"])
+            for a in payload["attachments"]
+        ],
+        entities=[
+            MentionEntity(
+                mentioned=ChannelAccount(id=e["mentioned"]["id"], name=e["mentioned"]["name"]),
+                text=e["text"],
+                type="mention",
+            )
+            for e in payload["entities"]
+        ],
+    )

@@ -25,9 +25,12 @@ from store.names import key
 from store.records import Catalog, ResponsibilityRecord, RoleRecord
 
 # A replica's budgets (WHOOWNS_WORKSPACES_KEPT, WHOOWNS_MATCHER_PHRASES): a matcher of the default
-# catalogue scores about 600 phrases and takes about 1 MB; an index kept beside it a few kB.
+# catalogue and a few responsibilities of its own scores about 930 phrases and takes about 0.27 MB
+# (phrase vectors are kept once per process, not per matcher); an index kept beside a shared
+# matcher a few kB. 500,000 phrases keep about 540 distinct matchers in some 150 MB
+# (benchmarks/many_workspaces.py measures it).
 WORKSPACES_KEPT = 2_000
-PHRASE_BUDGET = 120_000
+PHRASE_BUDGET = 500_000
 
 
 def catalog_entries(catalog: Catalog) -> list[CatalogEntry]:

@@ -428,6 +428,115 @@ def card_submit(
     return activity
 
 
+def invoke(
+    name: str,
+    value: JsonDict,
+    *,
+    service_url: str,
+    conversation: ConversationKind = "personal",
+    user_id: str = USER_ID,
+    user_name: str = USER_NAME,
+    tenant_id: str = TENANT_ID,
+    thread_id: str | None = None,
+    bot_id: str = BOT_ID,
+    bot_name: str = BOT_NAME,
+    team_id: str = TEAM_ID,
+    channel_id: str = CHANNEL,
+) -> JsonDict:
+    """An `invoke` activity as Teams sends one: `task/fetch` and `task/submit` from a card's
+    dialog, `composeExtension/query`, `composeExtension/fetchTask` and
+    `composeExtension/submitAction` from the message extension. Its answer is the HTTP
+    response's body (an InvokeResponse), not an activity sent back."""
+    if conversation == "personal":
+        conv = _conversation("personal", personal_conversation_id(user_id, bot_id), tenant_id)
+    else:
+        root = thread_id or new_activity_id()
+        conv = _conversation("channel", channel_conversation_id(channel_id, root), tenant_id)
+    data = _channel_data(
+        conversation,
+        tenant_id,
+        team_id=team_id,
+        team_name=TEAM_NAME,
+        channel_id=channel_id,
+        channel_name=CHANNEL_NAME,
+    )
+    data["source"] = {"name": "compose" if name.startswith("composeExtension/") else "message"}
+    activity = _message(
+        service_url=service_url,
+        activity_id=None,
+        sender=_user(user_id, user_name, None),
+        bot_id=bot_id,
+        bot_name=bot_name,
+        conversation=conv,
+        channel_data=data,
+    )
+    activity.update(type="invoke", name=name, value=value, entities=[_client_info()])
+    return activity
+
+
+def task_fetch(data: JsonDict, **where: Any) -> JsonDict:
+    """A click on an Action.Submit whose data has msteams.type "task/fetch": `data` is the
+    action's data (Teams keeps the msteams key in it)."""
+    value = {"type": "task/fetch", "data": data, "context": {"theme": "default"}}
+    return invoke("task/fetch", value, **where)
+
+
+def task_submit(data: JsonDict, **where: Any) -> JsonDict:
+    """The dialog's Action.Submit: its data merged with the card's inputs (ids to values)."""
+    value = {"type": "task/submit", "data": data, "context": {"theme": "default"}}
+    return invoke("task/submit", value, **where)
+
+
+def compose_query(command_id: str, query: str | None, **where: Any) -> JsonDict:
+    """A search in the message extension; `None` is the first run, before anything is typed."""
+    parameters = (
+        [{"name": "initialRun", "value": "true"}]
+        if query is None
+        else [{"name": "query", "value": query}]
+    )
+    value = {
+        "commandId": command_id,
+        "parameters": parameters,
+        "queryOptions": {"skip": 0, "count": 25},
+    }
+    return invoke("composeExtension/query", value, **where)
+
+
+def message_payload(
+    text: str, *, sender: str = "Bob", message_id: str = "1700000000123"
+) -> JsonDict:
+    """The message an action command was run on, as Teams describes it (HTML body, a link)."""
+    return {
+        "id": message_id,
+        "createdDateTime": datetime.now(UTC).isoformat(),
+        "messageType": "message",
+        "importance": "normal",
+        "locale": LOCALE,
+        "linkToMessage": f"https://teams.microsoft.com/l/message/{CHANNEL}/{message_id}",
+        "from": {"user": {"id": aad_object_id_for(sender), "displayName": sender}},
+        "body": {"contentType": "html", "content": f"<p>{html.escape(text)}</p>"},
+        "attachments": [],
+        "mentions": [],
+        "reactions": [],
+    }
+
+
+def compose_action(
+    name: str, command_id: str, payload: JsonDict, data: JsonDict | None = None, **where: Any
+) -> JsonDict:
+    """`composeExtension/fetchTask` (the action chosen on a message) or
+    `composeExtension/submitAction` (its dialog submitted, with `data`)."""
+    value: JsonDict = {
+        "commandId": command_id,
+        "commandContext": "message",
+        "context": {"theme": "default"},
+        "messagePayload": payload,
+    }
+    if data is not None:
+        value["data"] = data
+    return invoke(f"composeExtension/{name}", value, **where)
+
+
 def conversation_update_members_added(
     *,
     service_url: str,
