@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from handlers.message import Notification
+from handlers.message import Notification, line
 from handlers.turn import utc_now
 from store import outbox
 from store.db import Database, StoreUnavailable
-from store.outbox import OutboxRecord
+from store.outbox import OutboxRecord, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,10 @@ class DeliveryWorker:
             log.warning(
                 "outbox: #%d to %s undeliverable: %s", message.id, message.recipient, refused
             )
-            await self._settle(outbox.give_up(self.db, message.id, str(refused)))
+            report = _report(note, str(refused))
+            await self._settle(
+                outbox.give_up(self.db, message.id, str(refused), report=report, when=self.clock())
+            )
             return
         except Exception as error:
             await self._failed(message, error)
@@ -174,3 +177,17 @@ class DeliveryWorker:
             await write
         except StoreUnavailable:
             log.warning("outbox: store unavailable; the row's lease will bring it back")
+
+
+def _report(note: Notification, refused: str) -> Outgoing | None:
+    """The notice to whoever asked for something the platform refused for good (who linked a
+    user group): what could not be done, and the platform's reason."""
+    if not note.report_to:
+        return None
+    what = note.body[0] if note.body else line(note.text)
+    told = Notification(
+        note.report_to,
+        note.report_to,
+        (line("I could not do this: ", what), line(refused)),
+    )
+    return Outgoing(told.user_id, told.name, told.payload())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from handlers.groups import composer
 from handlers.matching.roles import RoleResolution
 from handlers.message import CandidateFact, Line, Notification, Reply, line
 from handlers.permissions import Refused
@@ -141,6 +142,7 @@ async def apply_and_confirm(
         change,
         now=turn.services.now(),
         notify=lambda result: turn.outbox(confirmed(result).notifications),
+        groups=composer(turn.services, turn.message.platform),
     )
     return confirmed(result)
 

@@ -50,6 +50,8 @@ class Message:
     event_id: str | None = None
     # Other ids of the sender that WHOOWNS_ADMINS may list (a Teams user's Azure AD object id).
     user_aliases: tuple[str, ...] = ()
+    # User groups the text mentions, as (handle, the platform's id): "@scrum-master" in Slack.
+    user_groups: tuple[tuple[str, str], ...] = ()
     # Asked by the bot itself to draw a surface (App Home's sections), not sent by a person: left
     # out of the request metrics.
     drawn: bool = False
@@ -164,6 +166,37 @@ class Action:
 
 
 @dataclass(frozen=True)
+class GroupSync:
+    """A platform user group (a Slack @handle) to set to a role's acting holders, in place of a
+    message: the outbox carries it so that it is retried until the platform has it, like one."""
+
+    link_id: int
+    handle: str
+    name: str  # the group's name if it has to be created: the role's
+    group_id: str | None
+    members: tuple[str, ...]
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "link": self.link_id,
+            "handle": self.handle,
+            "name": self.name,
+            "id": self.group_id,
+            "members": list(self.members),
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> GroupSync:
+        return cls(
+            int(data["link"]),
+            str(data["handle"]),
+            str(data["name"]),
+            str(data["id"]) if data.get("id") else None,
+            tuple(str(m) for m in data.get("members") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class Notification:
     """A message for someone other than the sender, delivered by the adapter (DM, proactive message)."""
 
@@ -179,6 +212,10 @@ class Notification:
     to_channel: bool = False
     # The thread in `fallback_channel` where it came up (a Teams channel conversation), if any.
     fallback_thread: str | None = None
+    # A user group to bring up to date rather than a message to post (`user_id` is its handle).
+    group: GroupSync | None = None
+    # Who is told, with the platform's reason, if it can never be delivered (who linked a group).
+    report_to: str | None = None
 
     @property
     def text(self) -> str:
@@ -195,6 +232,8 @@ class Notification:
             "escalation": self.escalation,
             **({"to_channel": True} if self.to_channel else {}),
             **({"thread": self.fallback_thread} if self.fallback_thread else {}),
+            **({"group": self.group.payload()} if self.group else {}),
+            **({"report_to": self.report_to} if self.report_to else {}),
         }
 
     @classmethod
@@ -218,6 +257,8 @@ class Notification:
             fallback_channel,
             bool(payload.get("to_channel")),
             payload.get("thread"),
+            GroupSync.from_payload(payload["group"]) if payload.get("group") else None,
+            payload.get("report_to"),
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from handlers.actions import handover_action
 from handlers.escalation_common import acting_holders
+from handlers.groups import group_pass
 from handlers.message import Action, Line, Notification, line
 from handlers.turn import Services, outgoing
 from handlers.wording import day, mention
@@ -203,10 +204,12 @@ async def digest_pass(services: Services) -> list[tuple[Digest, list[Notificatio
 async def ownership_loop(
     services: Services, every: float = 300.0, sent: Callable[[], None] | None = None
 ) -> None:
-    """The review and the digest, until cancelled; `sent` is told of a pass that queued any."""
+    """The review, the digest and the user groups' sync, until cancelled; `sent` is told of a
+    pass that queued any."""
     while True:
         try:
             queued = bool(await review_pass(services)) | bool(await digest_pass(services))
+            queued |= bool(await group_pass(services))  # covers that lapsed: groups follow
             if queued and sent is not None:
                 sent()
         except StoreUnavailable:

@@ -14,24 +14,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, and_, any_, bindparam, or_, select, update
+from sqlalchemy import ARRAY, Integer, any_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from store import groups as groups_store
 from store.audit import ChangeOrigin, write_audit
 from store.db import Database
-from store.models import Assignment, AssignmentKind, Person, Project, Role, UTCDateTime
+from store.models import (
+    Assignment,
+    AssignmentKind,
+    Person,
+    Project,
+    Role,
+    UTCDateTime,
+    active_at,
+)
 from store.outbox import Notify, enqueue
 from store.people import person_record, upsert_person
 from store.records import AssignmentRecord, Holder, Holding, PersonRecord
-
-
-def active_at(when: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    return and_(
-        Assignment.started_at <= when,
-        or_(Assignment.ended_at.is_(None), Assignment.ended_at > when),
-        or_(Assignment.until.is_(None), Assignment.until > when),
-    )
 
 
 def _now(now: datetime | None) -> datetime:
@@ -230,14 +231,25 @@ async def apply_change(
     *,
     now: datetime | None = None,
     notify: Notify[ChangeResult] = None,
+    groups: groups_store.Compose | None = None,
 ) -> ChangeResult:
     """Apply one change, and write its audit entry and the notifications `notify` composes from
-    its result, in the same transaction; all or nothing."""
+    its result, in the same transaction; all or nothing. With `groups`, a user group linked to
+    the role is brought up to date too (`store.groups`)."""
     when = _now(now)
     async with db.transaction() as session:
         result = await apply_change_in(session, origin, change, when)
         if notify is not None and result.changed:
             await enqueue(session, origin, notify(result), when)
+        if groups is not None and result.changed:
+            await groups_store.queue_syncs(
+                session,
+                origin,
+                when,
+                groups,
+                project_id=origin.project_id,
+                role_ids=[change.role_id],
+            )
         return result
 
 

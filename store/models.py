@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Enum,
     ForeignKey,
@@ -22,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -426,3 +429,35 @@ class SlackOAuthState(Base):
 
     state: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GroupLink(Base):
+    """A role of a project linked to a platform user group (a Slack @handle): the group's members
+    are kept equal to who holds the role now, so pinging the handle reaches them.
+
+    `group_id` is None until the platform has the group (whoowns creates it on the first sync);
+    `members` is what was last written to the outbox for it, so a sync is queued only when the
+    holders changed."""
+
+    __tablename__ = "group_link"
+    __table_args__ = (UniqueConstraint("project_id", "role_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"))
+    handle: Mapped[str] = mapped_column(String(100))
+    group_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    members: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Who linked it (platform user id): told if the platform refuses to keep the group.
+    linked_by: Mapped[str] = mapped_column(String(200))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def active_at(when: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """An assignment in force at `when`: started, not ended, and (a cover) not lapsed."""
+    return and_(
+        Assignment.started_at <= when,
+        or_(Assignment.ended_at.is_(None), Assignment.ended_at > when),
+        or_(Assignment.until.is_(None), Assignment.until > when),
+    )

@@ -161,13 +161,22 @@ async def retry_later(db: Database, message_id: int, error: str, due_at: datetim
         )
 
 
-async def give_up(db: Database, message_id: int, error: str) -> None:
+async def give_up(
+    db: Database,
+    message_id: int,
+    error: str,
+    *,
+    report: Outgoing | None = None,
+    when: datetime | None = None,
+) -> None:
+    """Marks the row failed; with `report`, writes that notice of it (to whoever should know)
+    in the same transaction, so the failure is never silent."""
     async with db.transaction() as session:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .values(status=OutboxStatus.FAILED, last_error=error[:ERROR_LIMIT])
-        )
+        row = await session.get_one(OutboxMessage, message_id)
+        row.status, row.last_error = OutboxStatus.FAILED, error[:ERROR_LIMIT]
+        if report is not None:
+            origin = ChangeOrigin(row.workspace_id, None, None, row.platform)
+            await enqueue(session, origin, [report], when or row.due_at)
 
 
 async def send_again(

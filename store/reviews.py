@@ -18,11 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.assignments import active_at
 from store.audit import HOLDER_ACTIONS, ChangeOrigin, audit_entries_in
 from store.db import Database
 from store.escalations import active_escalations_in
-from store.models import Assignment, AssignmentKind, Person, Project, Role, Workspace
+from store.models import Assignment, AssignmentKind, Person, Project, Role, Workspace, active_at
 from store.outbox import NotifyAsync, enqueue
 from store.people import person_record
 from store.records import AuditRecord, EscalationRecord, PersonRecord

@@ -42,7 +42,8 @@ from bot.names import DisplayNames
 from bot.slack import home, modals, render
 from bot.slack.installs import DatabaseInstallationStore, DatabaseStateStore
 from handlers.dispatch import Dispatcher
-from handlers.message import Choice, Mention, Message, Notification, Reply
+from handlers.message import Choice, GroupSync, Mention, Message, Notification, Reply
+from store import groups as groups_store
 from store.db import Database, StoreUnavailable
 from store.outbox import OutboxRecord
 
@@ -53,8 +54,36 @@ _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+_USER_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|@?([^>]*))?>")
+_GROUPS_PAID = "user groups need a paid Slack plan, and this workspace's plan has none."
+_GROUPS_RESTRICTED = (
+    "this workspace lets only some people manage user groups. A Slack admin can allow it under "
+    "Settings & permissions, Permissions, User Groups."
+)
+# Why Slack will never take a user group's members, in words for whoever linked the group.
+GROUP_REFUSALS = {
+    "missing_scope": (
+        "whoowns lacks the usergroups:write scope. Reinstall it with the scopes in "
+        "slack/manifest.yml (a workspace admin approves the new scope)."
+    ),
+    "paid_only": _GROUPS_PAID,
+    "plan_upgrade_required": _GROUPS_PAID,
+    "permission_denied": _GROUPS_RESTRICTED,
+    "restricted_action": _GROUPS_RESTRICTED,
+    "no_such_subteam": "the group was deleted in Slack. Link the role again.",
+    "subteam_not_found": "the group was deleted in Slack. Link the role again.",
+}
 # The bot scopes an install asks for: the same as slack/manifest.yml's (a test holds them equal).
-BOT_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "im:write", "users:read")
+BOT_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "im:history",
+    "im:write",
+    "users:read",
+    "usergroups:read",
+    "usergroups:write",
+)
 # What a command from a workspace without the app's token is answered (by its response_url).
 NOT_INSTALLED_REPLY = (
     "whoowns is not installed in this workspace (or was removed from it): ask a workspace admin "
@@ -141,7 +170,13 @@ def normalise(text: str, bot_user_id: str | None) -> tuple[str, tuple[Mention, .
     text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
     text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    text = _USER_GROUP.sub(lambda m: f"@{m.group(2) or m.group(1)}", text)
     return " ".join(html.unescape(text).split()), tuple(mentions)
+
+
+def user_groups(text: str) -> tuple[tuple[str, str], ...]:
+    """The user groups a Slack text mentions, as (handle, id): `<!subteam^S1|@sre>` is ("sre", "S1")."""
+    return tuple((m.group(2) or m.group(1), m.group(1)) for m in _USER_GROUP.finditer(text))
 
 
 class SlackAdapter:
@@ -295,6 +330,8 @@ class SlackAdapter:
             client = await self.client_for(message.workspace)
         except NotInstalled as exc:
             raise Undeliverable(str(exc)) from exc
+        if notification.group is not None:
+            return await self._sync_group(client, message, notification.group)
         try:
             if notification.to_channel:  # the weekly digest: in the channel itself
                 channel = message.recipient
@@ -323,6 +360,51 @@ class SlackAdapter:
         if not notification.to_channel:
             self.home.refresh(message.workspace, [message.recipient])  # what they were told of
         return str(posted["ts"])
+
+    async def _sync_group(
+        self, client: AsyncWebClient, message: OutboxRecord, group: GroupSync
+    ) -> str:
+        """A role's user group set to its acting holders: found by handle (created, named after
+        the role, if Slack has none), enabled, its members replaced; with nobody, disabled, as
+        Slack keeps no empty group. Setting members is idempotent, so a retry is harmless."""
+        try:
+            group_id = group.group_id or await self._group_by_handle(client, message, group)
+            if not group.members:
+                await _tolerating(client.usergroups_disable(usergroup=group_id), "already_disabled")
+                return group_id
+            await _tolerating(client.usergroups_enable(usergroup=group_id), "already_enabled")
+            await client.usergroups_users_update(usergroup=group_id, users=list(group.members))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in GROUP_REFUSALS:
+                raise Undeliverable(
+                    f"Slack refused @{group.handle}: {GROUP_REFUSALS[error]}"
+                ) from exc
+            raise
+        return group_id
+
+    async def _group_by_handle(
+        self, client: AsyncWebClient, message: OutboxRecord, group: GroupSync
+    ) -> str:
+        found = await _listed(client, group.handle)
+        if found is None:
+            try:
+                created = await client.usergroups_create(name=group.name, handle=group.handle)
+                found = created["usergroup"]
+                log.info("slack: created @%s for %s", group.handle, message.workspace)
+            except SlackApiError as exc:
+                # Another sync of the same group created it a moment ago.
+                if exc.response.get("error") not in (
+                    "handle_already_exists",
+                    "name_already_exists",
+                ):
+                    raise
+                found = await _listed(client, group.handle)
+                if found is None:
+                    raise
+        group_id = str(found["id"])
+        await groups_store.set_group_id(self.db, group.link_id, group_id)
+        return group_id
 
     @staticmethod
     async def _sent_before(
@@ -426,6 +508,7 @@ class SlackAdapter:
             event_id=event_id,
             project=project,
             drawn=drawn,
+            user_groups=user_groups(text),
         )
         reply = await self.dispatcher.handle_delivery(message)
         if reply is not None:
@@ -629,6 +712,21 @@ class SlackAdapter:
                 text=render.reply_text(reply),
                 blocks=render.reply_blocks(reply),
             )
+
+
+async def _listed(client: AsyncWebClient, handle: str) -> dict[str, Any] | None:
+    """The workspace's user group with this handle, enabled or not."""
+    listed = await client.usergroups_list(include_disabled=True)
+    return next((g for g in listed.get("usergroups") or [] if g.get("handle") == handle), None)
+
+
+async def _tolerating(call: Awaitable[Any], harmless: str) -> None:
+    """A Web API call whose one error `harmless` means it was done already."""
+    try:
+        await call
+    except SlackApiError as exc:
+        if exc.response.get("error") != harmless:
+            raise
 
 
 def _team(body: dict[str, Any], context: dict[str, Any]) -> str:

@@ -469,7 +469,16 @@ class TeamsAdapter:
     async def send(self, message: OutboxRecord, notification: Notification) -> str | None:
         """The outbox worker's Deliverer: proactively in the person's chat with the bot; failing
         that, a mention in the conversation where the matter came up, never anywhere else."""
+        if notification.group is not None:
+            raise Undeliverable("Teams has no user groups a bot can manage")
         workspace = message.workspace
+        if notification.to_channel:  # the weekly digest: in the channel it was asked for
+            channel = await conversations.find_reference(
+                self.db, PLATFORM, workspace, conversations.channel_key(message.recipient)
+            )
+            if channel is None:
+                raise Undeliverable(f"the bot has never seen channel {message.recipient}")
+            return await self._send(channel, render.notification_activity(notification))
         reference = await conversations.find_reference(
             self.db, PLATFORM, workspace, conversations.user_key(message.recipient)
         ) or await self._open_personal_chat(workspace, message.recipient)

@@ -44,7 +44,8 @@ JSON = "application/json"
 # Form-encoded Web API arguments that carry JSON (slack_sdk sends them as JSON strings).
 _JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata", "unfurls", "user_auth_blocks"})
 _BOT_SCOPES = (
-    "app_mentions:read,channels:history,chat:write,commands,im:history,im:read,im:write,users:read"
+    "app_mentions:read,channels:history,chat:write,commands,im:history,im:read,im:write,users:read,"
+    "usergroups:read,usergroups:write"
 )
 
 JsonDict = dict[str, Any]
@@ -646,6 +647,11 @@ class FakeSlack(LocalServer):
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1)
         self.homes: dict[str, JsonDict] = {}
+        # User groups by id, as usergroups.* keep them; the bot token's scopes, and whether the
+        # workspace's plan has user groups at all (free plans do not: "paid_only").
+        self.usergroups: dict[str, JsonDict] = {}
+        self.scopes: set[str] = set(_BOT_SCOPES.split(","))
+        self.paid_plan = True
         self._tickets: set[str] = set()
         # Messages the bot posted, by (channel, ts): only these can be changed with chat.update.
         # Ephemeral ones are not among them; Slack changes those only through a response_url.
@@ -675,6 +681,11 @@ class FakeSlack(LocalServer):
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.history": self._conversations_history,
             "apps.connections.open": self._apps_connections_open,
+            "usergroups.list": self._usergroups_list,
+            "usergroups.create": self._usergroups_create,
+            "usergroups.enable": self._usergroups_enable,
+            "usergroups.disable": self._usergroups_disable,
+            "usergroups.users.update": self._usergroups_users_update,
         }
 
     # ---- lifecycle
@@ -1103,6 +1114,87 @@ class FakeSlack(LocalServer):
             return {"ok": False, "error": "invalid_arguments"}
         self.views[view_id] = {**self.views[view_id], **view}
         return {"ok": True, "view": self.views[view_id]}
+
+    # ---- user groups
+
+    def _groups_refusal(self, scope: str) -> JsonDict | None:
+        if scope not in self.scopes:
+            provided = ",".join(sorted(self.scopes))
+            return {"ok": False, "error": "missing_scope", "needed": scope, "provided": provided}
+        if not self.paid_plan:
+            return {"ok": False, "error": "paid_only"}
+        return None
+
+    def _usergroup(self, args: dict[str, Any], scope: str) -> JsonDict:
+        refused = self._groups_refusal(scope)
+        if refused is not None:
+            return refused
+        group = self.usergroups.get(str(args.get("usergroup", "")))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return group
+
+    def _usergroups_list(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        refused = self._groups_refusal("usergroups:read")
+        if refused is not None:
+            return refused
+        disabled = str(args.get("include_disabled", "")).lower() in ("1", "true")
+        shown = [g for g in self.usergroups.values() if disabled or not g["date_delete"]]
+        return {"ok": True, "usergroups": [dict(g) for g in shown]}
+
+    def _usergroups_create(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        refused = self._groups_refusal("usergroups:write")
+        if refused is not None:
+            return refused
+        name, handle = str(args.get("name", "")), str(args.get("handle", ""))
+        if not name:
+            return {"ok": False, "error": "invalid_name"}
+        if any(g["handle"] == handle for g in self.usergroups.values()):
+            return {"ok": False, "error": "handle_already_exists"}
+        group_id = f"S{len(self.usergroups) + 1:08d}"
+        group: JsonDict = {
+            "id": group_id,
+            "team_id": self.team_id,
+            "is_usergroup": True,
+            "name": name,
+            "handle": handle,
+            "date_create": int(time.time()),
+            "date_delete": 0,
+            "users": [],
+            "user_count": 0,
+        }
+        self.usergroups[group_id] = group
+        return {"ok": True, "usergroup": dict(group)}
+
+    def _usergroups_enable(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        group = self._usergroup(args, "usergroups:write")
+        if "ok" in group:
+            return group
+        if not group["date_delete"]:
+            return {"ok": False, "error": "already_enabled"}
+        group["date_delete"] = 0
+        return {"ok": True, "usergroup": dict(group)}
+
+    def _usergroups_disable(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        group = self._usergroup(args, "usergroups:write")
+        if "ok" in group:
+            return group
+        if group["date_delete"]:
+            return {"ok": False, "error": "already_disabled"}
+        group["date_delete"] = int(time.time())
+        return {"ok": True, "usergroup": dict(group)}
+
+    def _usergroups_users_update(self, args: dict[str, Any], token: str | None) -> JsonDict:
+        group = self._usergroup(args, "usergroups:write")
+        if "ok" in group:
+            return group
+        users = args.get("users") or ""
+        listed = users if isinstance(users, list) else str(users).split(",")
+        members = [u.strip() for u in listed if str(u).strip()]
+        if not members:
+            return {"ok": False, "error": "no_users_provided"}
+        group.update(users=members, user_count=len(members))
+        return {"ok": True, "usergroup": dict(group)}
 
     def _chat_get_permalink(self, args: dict[str, Any], token: str | None) -> JsonDict:
         channel, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))
