@@ -123,3 +123,15 @@ async def test_the_project_picker_shows_another_project(server: Server) -> None:
     assert json.loads(picked["private_metadata"]) == {"project": "fraud-detection"}
     chosen = picked["blocks"][0]["accessory"]["initial_option"]["value"]
     assert chosen == "fraud-detection"
+
+
+async def test_home_opens_any_form_at_the_top(server: Server) -> None:
+    assert await server.event(app_home_opened("U1")) == 200
+    home = await server.slack.home_of("U1", "Escalate a blocker")
+    assert {"Escalate a blocker", "Assign a role", "Hand over a role", "Set cover"} <= set(
+        buttons(home)
+    )
+    before = len(server.slack.calls_to("views.open"))
+    await click_home(server, "U1", "Escalate a blocker")
+    [*_, opened] = await server.slack.wait_for("views.open", before + 1)
+    assert opened.response["view"]["callback_id"] == "whoowns_form_escalate"

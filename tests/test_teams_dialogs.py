@@ -181,3 +181,14 @@ def test_the_manifest_declares_the_message_extension_the_bot_answers() -> None:
     escalate = commands[ESCALATE_COMMAND]
     assert escalate["type"] == "action" and escalate["context"] == ["message"]
     assert escalate["fetchTask"] is True
+
+
+async def test_a_bare_command_offers_its_form_as_a_dialog(server: Server) -> None:
+    offered = await server.personal("assign")
+    [button] = card_actions(offered)
+    assert button["title"] == "Assign a role" and button["data"]["msteams"]["type"] == "task/fetch"
+    status, answer = await ask(
+        server, task_fetch(button["data"], service_url=server.connector.service_url)
+    )
+    assert status == 200 and answer["task"]["value"]["title"] == "Assign a role"
+    assert set(inputs(dialog_card(answer))) == {"role", "person", "kind", "reason"}

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.forms import form_choices
 from bot.slack import render
-from handlers.message import Reply
+from handlers.message import Action, Reply
 from store.db import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -60,6 +60,14 @@ def _stale(reply: Reply) -> bool:
 def _undelivered(reply: Reply) -> bool:
     return not reply.private and bool(reply.actions)  # only an admin's, only when there are some
 
+
+# At the top of Home: the forms anyone may open (submitting checks who may do what).
+QUICK = (
+    Action("Escalate a blocker", "escalate", "primary", form="escalate"),
+    Action("Assign a role", "assign", form="assign"),
+    Action("Hand over a role", "hand over", form="handover"),
+    Action("Set cover", "cover", form="cover"),
+)
 
 SECTIONS = (
     Section("Your roles", "my roles", _always),
@@ -147,7 +155,11 @@ class SlackHome:
             )
             if reply is not None and section.shown(reply):
                 sections.append((section.title, reply))
-        view = render.home_view(sections, prefix=project_picker(choices.projects, current))
+        prefix = [
+            *project_picker(choices.projects, current),
+            *render.action_blocks(QUICK, "whoowns_quick"),
+        ]
+        view = render.home_view(sections, prefix=prefix)
         view["private_metadata"] = json.dumps({"project": current} if current else {})
         client = await adapter.client_for(team)
         await client.views_publish(user_id=user, view=view)

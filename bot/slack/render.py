@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.buttons import Button, notification_buttons, reply_buttons
-from handlers.message import Line, Notification, PersonMention, Reply, plain, render
+from bot.buttons import Button, action_button, notification_buttons, reply_buttons
+from handlers.message import Action, Line, Notification, PersonMention, Reply, plain, render
 
 MAX_SECTION = 2900  # Slack allows 3,000 characters per section text
 ACTION_PREFIX = "whoowns_button_"
@@ -62,6 +62,10 @@ def _actions(buttons: Sequence[Button], block_id: str = "whoowns_actions") -> li
             element["style"] = button.style
         elements.append(element)
     return [{"type": "actions", "block_id": block_id, "elements": elements}]
+
+
+def action_blocks(actions: Sequence[Action], block_id: str) -> list[dict[str, Any]]:
+    return _actions([action_button(a) for a in actions], block_id=block_id)
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:

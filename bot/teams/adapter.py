@@ -33,8 +33,9 @@ from botbuilder.schema import (
 from botframework.connector.auth import ConnectorFactory
 from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
-from bot.buttons import notification_buttons, parse_click
+from bot.buttons import action_button, notification_buttons, parse_click
 from bot.delivery import Undeliverable
+from bot.forms import form_for
 from bot.inflight import InFlight
 from bot.names import DisplayNames
 from bot.teams import render
@@ -43,6 +44,7 @@ from bot.teams.connector_http import use_aiohttp
 from bot.teams.dialogs import TeamsDialogs
 from handlers.dispatch import Dispatcher
 from handlers.message import (
+    Action,
     Choice,
     Line,
     Mention,
@@ -405,6 +407,15 @@ class TeamsAdapter:
             await turn_context.send_activity(
                 render.as_activity(render.activity([line(STORE_DOWN)], []))
             )
+            return
+        form = form_for(text) if choice is None else None
+        if form is not None:
+            # A bare "assign" or "escalate": a button that opens the form as a dialog.
+            opens = Action(form.title, text, "primary", form=form.id)
+            card = render.activity(
+                [line(f"{form.title}: fill in the form.")], [action_button(opens)]
+            )
+            await turn_context.send_activity(render.as_activity(card))
             return
         reply = await self.converse(turn_context, text, mentions, choice=choice, event_id=event_id)
         if reply is None:
