@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from handlers.message import GroupSync, Notification, line
+from handlers.message import GroupSync, Notification, PersonMention, Segment, line
 from handlers.turn import Services, outgoing
 from store import groups
 from store.db import StoreUnavailable
@@ -27,11 +27,19 @@ GROUP_PLATFORMS = frozenset({"slack"})
 
 def sync_notification(state: GroupState) -> Notification:
     handle = f"@{state.handle}"
-    members = ", ".join(f"<@{m}>" for m in state.members) or "nobody (the group is disabled)"
+    # Mentions, not a platform's markup: each adapter renders them (only ids are known here).
+    people: list[Segment] = [PersonMention(m, m) for m in state.members]
+    members = [p for i, m in enumerate(people) for p in ((", ", m) if i else (m,))]
     return Notification(
         handle,
         handle,
-        (line(f"{handle} ({state.role}, project {state.project}) set to {members}."),),
+        (
+            line(
+                f"{handle} ({state.role}, project {state.project}) set to ",
+                members or "nobody (the group is disabled)",
+                ".",
+            ),
+        ),
         group=GroupSync(state.link_id, state.handle, state.role, state.group_id, state.members),
         report_to=state.linked_by,
     )

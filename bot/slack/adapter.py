@@ -669,6 +669,10 @@ class SlackAdapter:
             )
             return
         on_home = (body.get("container") or {}).get("type") == "view"
+        # A click on Home acts in the project its view shows (kept, so Home is drawn for it again).
+        project = (
+            self.home.pick(team, user, home.view_project(body.get("view"))) if on_home else None
+        )
         async with self.inflight.track():
             reply = await self.converse(
                 team=team,
@@ -677,10 +681,12 @@ class SlackAdapter:
                 channel=channel,
                 bot_user_id=context.get("bot_user_id"),
                 choice=click.choice,
-                project=home.view_project(body.get("view")) if on_home else None,
+                project=project,
             )
             if on_home:
-                await self.home.publish(team, user)  # App Home shows the click's outcome
+                if reply is None or not home.concerned(reply, user):
+                    # Nothing changed, so no refresh is on its way: Home shows the click's outcome.
+                    await self.home.publish(team, user)
                 return
             if reply is None or channel is None:
                 return

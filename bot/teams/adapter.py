@@ -273,13 +273,8 @@ class TeamsAdapter:
             log.info("teams: %s is not in this conversation (%s)", member_id, _status(exc))
             member = None
         if member is None:
-            teams = await conversations.find_references(
-                self.db, PLATFORM, _tenant(turn_context.activity), conversations.TEAM_PREFIX
-            )
-            for team in teams:
-                member = await self._roster_member(team, member_id)
-                if member is not None:
-                    break
+            found = await self._in_a_roster(_tenant(turn_context.activity), member_id)
+            member = found[1] if found else None
         if member is None:
             return None
         return Mention(str(member.id), str(member.name) if member.name else None)
@@ -523,17 +518,25 @@ class TeamsAdapter:
         """A 1:1 chat with someone who never wrote to the bot: found in the roster of a team the
         bot is installed in, then created with the tenant. Its reference is kept, so every later
         notification goes straight there. None when no such team has them."""
+        found = await self._in_a_roster(workspace, user)
+        if found is None:
+            return None
+        team, member = found
+        reference = await self._create_personal_chat(team, workspace, member)
+        await self._save_reference(workspace, conversations.user_key(user), reference)
+        log.info("teams: opened a chat with %s through team %s", user, team["conversation"])
+        return reference
+
+    async def _in_a_roster(self, workspace: str, user: str) -> tuple[dict[str, Any], Any] | None:
+        """The first team the bot is installed in whose roster has `user` (a Teams user id or an
+        Azure AD object id), and the member as that roster gives them."""
         teams = await conversations.find_references(
             self.db, PLATFORM, workspace, conversations.TEAM_PREFIX
         )
         for team in teams:
             member = await self._roster_member(team, user)
-            if member is None:
-                continue
-            reference = await self._create_personal_chat(team, workspace, member)
-            await self._save_reference(workspace, conversations.user_key(user), reference)
-            log.info("teams: opened a chat with %s through team %s", user, team["conversation"])
-            return reference
+            if member is not None:
+                return team, member
         return None
 
     async def _roster_member(self, team: dict[str, Any], user: str) -> Any | None:

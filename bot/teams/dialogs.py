@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORM_KEY = "whoowns_form"  # a dialog's submit data: which form, and where it was opened
+FORM_KEY = "whoowns_form"  # a dialog's submit data: which form it is
 WHO_OWNS_COMMAND = "whoOwns"  # the message extension's search command (teams/manifest.json)
 ESCALATE_COMMAND = "escalateMessage"  # its action on a message
 MAX_RESULTS = 5
@@ -94,12 +94,12 @@ def form_card(
     form: Form,
     choices: FormChoices,
     *,
-    where: dict[str, str | None],
     initial: Values | None = None,
     errors: dict[str, str] | None = None,
 ) -> JsonDict:
     """The form as an Adaptive Card: an input per field (its id the field's name), a problem
-    found on submission under its field; `where` (channel, thread) rides on the submit."""
+    found on submission under its field. Its submission comes from the conversation it was opened
+    in, so the card carries only which form it is."""
     body: list[JsonDict] = []
     for field in form.fields:
         element = _input(field, choices, (initial or {}).get(field.name))
@@ -116,9 +116,7 @@ def form_card(
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": "1.5",
         "body": body,
-        "actions": [
-            {"type": "Action.Submit", "title": form.submit, "data": {FORM_KEY: form.id, **where}}
-        ],
+        "actions": [{"type": "Action.Submit", "title": form.submit, "data": {FORM_KEY: form.id}}],
     }
 
 
@@ -194,10 +192,6 @@ class TeamsDialogs:
         tenant = self.adapter.tenant_of(turn_context.activity)
         return form_choices(self.adapter.dispatcher.services, "teams", tenant)
 
-    def _where(self, turn_context: TurnContext) -> dict[str, str | None]:
-        activity = turn_context.activity
-        return {"thread": activity.conversation.id if activity.conversation else None}
-
     async def _fetch(self, turn_context: TurnContext, value: JsonDict) -> JsonDict:
         """A card button that opens a form ("Hand over", "Set cover"), filled in."""
         data = _dict(value, "data")
@@ -207,8 +201,7 @@ class TeamsDialogs:
             log.warning("teams: task/fetch for a button we did not make: %r", data)
             return said("That button is out of date; say “help” to see what I can do.")
         choices = await self._choices(turn_context)
-        where = self._where(turn_context)
-        return dialog(form, form_card(form, choices, where=where, initial=click.values))
+        return dialog(form, form_card(form, choices, initial=click.values))
 
     async def _fetch_action(self, turn_context: TurnContext, value: JsonDict) -> JsonDict:
         """ "Escalate this message": the escalate form with the message's text and its link."""
@@ -220,9 +213,7 @@ class TeamsDialogs:
         form = FORMS["escalate"]
         choices = await self._choices(turn_context)
         initial = {"text": f"{text} ({link})" if link else text}
-        return dialog(
-            form, form_card(form, choices, where=self._where(turn_context), initial=initial)
-        )
+        return dialog(form, form_card(form, choices, initial=initial))
 
     async def _submit(self, turn_context: TurnContext, value: JsonDict) -> JsonDict:
         data = _dict(value, "data")
@@ -266,9 +257,7 @@ class TeamsDialogs:
     ) -> JsonDict:
         choices = await self._choices(turn_context)
         initial = {k: v for k, v in values.items() if k != "person"}
-        card = form_card(
-            form, choices, where=self._where(turn_context), initial=initial, errors=errors
-        )
+        card = form_card(form, choices, initial=initial, errors=errors)
         return dialog(form, card)
 
     async def _query(self, turn_context: TurnContext, value: JsonDict) -> JsonDict:
