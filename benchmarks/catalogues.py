@@ -49,13 +49,26 @@ DEFAULT_SETS = {
     "default, set 4": ("questions_frozen4.csv", None),
     "default, set 5": ("questions_frozen5.csv", None),
 }
-# Shaped the matcher's levels: reported, but no claim rests on them.
-TUNING = ("ml-platform", "it-operations", "reshaped-default")
+# Shaped the matcher's levels: reported, but no claim rests on them. The last four were written
+# blind and scored once (90.9% plain top-1, 59.2% of paraphrases); spent, they became tuning data.
+TUNING = (
+    "ml-platform",
+    "it-operations",
+    "reshaped-default",
+    "product-engineering",
+    "data-analytics",
+    "research-lab",
+    "fintech-risk",
+)
 # Never tuned anything: scored once, after the last change to the matcher.
-BLIND = ("product-engineering", "data-analytics", "research-lab", "fintech-risk")
-# Written blind and held back: the four above are spent (scored after the last change), so this one
-# is scored only after the next change to the matcher, and then joins BLIND.
-HELD = ("ecommerce-search",)
+BLIND = (
+    "ecommerce-search",
+    "llm-apps",
+    "vision-inspection",
+    "mobile-app",
+    "clinical-ml",
+    "game-liveops",
+)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from handlers.dispatch import Dispatcher
 from handlers.matching.examples import shipped_model
-from handlers.matching.matcher import Matcher, Outcome
+from handlers.matching.matcher import Matcher, Outcome, phrase_acronyms
 from handlers.matching.registry import (
     MatcherRegistry,
     WorkspaceIndex,
@@ -19,7 +19,13 @@ from handlers.matching.registry import (
     default_role_ids,
     list_items,
 )
-from handlers.matching.semantic import MiniLM, PhraseVectors, Vectors, shipped_vectors
+from handlers.matching.semantic import (
+    MiniLM,
+    PhraseVectors,
+    SemanticIndex,
+    Vectors,
+    shipped_vectors,
+)
 from handlers.message import Choice
 from handlers.turn import Services
 from seed.catalogue import CatalogueSpec, ResponsibilitySpec, RoleSpec, default_catalogue
@@ -276,3 +282,49 @@ async def test_the_model_runs_off_the_event_loop_with_the_same_verdicts() -> Non
         "where can I park my bike?",
     ):
         assert await matcher.match_off_loop(question) == matcher.match(question), question
+
+
+def test_initials_of_the_team_s_own_work_are_understood() -> None:
+    security = CatalogueSpec(
+        (
+            RoleSpec(
+                "Security Operations Analyst",
+                (ResponsibilitySpec("Endpoint detection and response alerts"),),
+            ),
+            RoleSpec("Principal Investigator", (ResponsibilitySpec("Lab direction and grants"),)),
+            RoleSpec("Research Engineer", (ResponsibilitySpec("CI for the research monorepo"),)),
+            *TEAM.roles,
+        )
+    )
+    acronyms = phrase_acronyms(["Endpoint detection and response alerts"], frozenset())
+    assert acronyms["edr"] == "endpoint detection response"
+    # A shorthand of its own ("CI") ends a run: "CRM" is not "CI research monorepo".
+    assert "crm" not in phrase_acronyms(["CI for the research monorepo"], frozenset())
+    matcher = Matcher(catalog_entries(catalog_from_spec(security)))
+    edr = matcher.match("who handles EDR alerts?")
+    assert edr.best is not None and edr.best.target.role == "Security Operations Analyst"
+    assert edr.outcome == Outcome.ANSWER
+    # Initials that are a word count only in capitals: "PI" is the role, "pi" the number.
+    pi = matcher.match("who is our PI?")
+    assert pi.outcome == Outcome.ANSWER
+    assert pi.best is not None and pi.best.target.role == "Principal Investigator"
+    assert "investig" not in " ".join(matcher.analyse("how many digits of pi do you know"))
+    assert matcher.match("the sales team wants a new CRM, who do I talk to?").outcome != (
+        Outcome.ANSWER
+    )
+
+
+def test_a_role_several_of_whose_responsibilities_are_near_ranks_first_in_meaning() -> None:
+    vectors = shipped_vectors()
+    texts = (
+        "Checkpointing long training runs",
+        "Resuming jobs after a node failure",
+        "Training runs budget approval",
+    )
+    index = SemanticIndex(vectors, [(0, 1, texts[0]), (1, 1, texts[1]), (2, 2, texts[2])])
+    question = vectors.question("my three-day run died and restarted from zero")
+    closest = index.closeness(question)
+    assert [c.role_id for c in closest] == [1, 2]
+    # The cosine reported is the role's closest phrase's, which the decision levels read.
+    cosines = vectors.matrix(list(texts)) @ question
+    assert abs(closest[0].cosine - float(max(cosines[:2]))) < 1e-5

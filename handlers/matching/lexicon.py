@@ -155,6 +155,51 @@ EXPANSIONS: dict[str, str] = {
     "devs": "developers",
     "fte": "fte",
     "ftes": "fte",
+    # Shorthand of software, IT and ML work generally, not of one catalogue: a team's document
+    # writes the work out ("service level objectives") and people shorten it. Initials a team's
+    # own phrases spell are found from the catalogue (matcher.phrase_acronyms); these are the
+    # ones initials cannot give. Ambiguous ones (PO, CS, AD, PR) are left out.
+    "slo": "service level objective",
+    "slos": "service level objectives",
+    "sla": "service level agreement",
+    "slas": "service level agreements",
+    "hpo": "hyperparameter optimization",
+    "ckpt": "checkpoint",
+    "ckpts": "checkpoints",
+    "a11y": "accessibility",
+    "i18n": "internationalization",
+    "l10n": "localization",
+    "gql": "graphql",
+    "rca": "root cause analysis",
+    "rcas": "root cause analyses",
+    "mttr": "mean time to recovery",
+    "sso": "single sign on",
+    "mfa": "multi factor authentication",
+    "iam": "identity and access management",
+    "mdm": "mobile device management",
+    "kb": "knowledge base",
+    "hc": "headcount",
+    "mktg": "marketing",
+    "adhoc": "ad hoc",
+    "pkg": "package",
+    "pkgs": "packages",
+    "dwh": "data warehouse",
+    "edw": "data warehouse",
+    "oncall": "on call",
+    "infosec": "information security",
+    "secops": "security operations",
+    "ux": "user experience",
+    "ui": "user interface",
+    "prd": "product requirements document",
+    "prds": "product requirements documents",
+    "gtm": "go to market",
+    "dsr": "data subject request",
+    "dsrs": "data subject requests",
+    "dpia": "data protection impact assessment",
+    "t1": "tier 1",
+    "t2": "tier 2",
+    "t3": "tier 3",
+    "ckpting": "checkpointing",
     # Everyday words for the catalogue's own ("who keeps the bigwigs in the loop").
     "crew": "team",
     "crews": "teams",
@@ -388,7 +433,7 @@ WORKPLACE_WORDS: frozenset[str] = _words(
     appraisal appraisals promotion bonus overtime timesheet timesheets payday commute mileage
     allowance insurance childcare nursery badge badges lanyard parking desk desks chair chairs
     locker lockers kitchen fridge coffee canteen lunch cleaner cleaners heating aircon toilet
-    toilets stationery gym wellbeing vacation pto
+    toilets stationery gym wellbeing vacation pto salary salaries wfh
     """
 )
 WORKPLACE_PHRASES: tuple[str, ...] = (
@@ -407,6 +452,12 @@ WORKPLACE_PHRASES: tuple[str, ...] = (
     "christmas party",
     "summer party",
     "meeting room",
+    "working from home",
+    "work from home",
+    "remote working",
+    "hybrid working",
+    "performance rating",
+    "my rating",
 )
 
 # Words that ask about a role in general, not who holds it here ("what skills does a solution
