@@ -406,7 +406,7 @@ YES_NO_EXCEPTIONS: tuple[str, ...] = (
 KNOWLEDGE_WORDS: frozenset[str] = _words(
     """
     explain explanation recommend recommendation difference vs versus worth meaning mean means
-    definition define tips tutorial course stand
+    definition define tips tutorial tutorials course courses book books podcast podcasts stand
     """
 )
 
