@@ -49,8 +49,9 @@ DEFAULT_SETS = {
     "default, set 4": ("questions_frozen4.csv", None),
     "default, set 5": ("questions_frozen5.csv", None),
 }
-# Shaped the matcher's levels: reported, but no claim rests on them. The last four were written
-# blind and scored once (90.9% plain top-1, 59.2% of paraphrases); spent, they became tuning data.
+# Shaped the matcher's levels: reported, but no claim rests on them. Each after the first three was
+# written blind, scored once after the last change before it, and then became tuning data
+# (README "On a team's own catalogue" keeps the scores each had while it was blind).
 TUNING = (
     "ml-platform",
     "it-operations",
@@ -59,15 +60,20 @@ TUNING = (
     "data-analytics",
     "research-lab",
     "fintech-risk",
-)
-# Never tuned anything: scored once, after the last change to the matcher.
-BLIND = (
     "ecommerce-search",
     "llm-apps",
     "vision-inspection",
     "mobile-app",
     "clinical-ml",
     "game-liveops",
+)
+# Never tuned anything: scored once, after the last change to the matcher.
+BLIND = (
+    "trust-safety",
+    "av-perception",
+    "bioinformatics-core",
+    "energy-forecasting",
+    "civic-data",
 )
 
 

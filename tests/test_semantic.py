@@ -26,6 +26,7 @@ from handlers.matching.semantic import (
     Vectors,
     shipped_vectors,
 )
+from handlers.matching.text import MessageForm, message_form
 from handlers.message import Choice
 from handlers.turn import Services
 from seed.catalogue import CatalogueSpec, ResponsibilitySpec, RoleSpec, default_catalogue
@@ -328,3 +329,31 @@ def test_a_role_several_of_whose_responsibilities_are_near_ranks_first_in_meanin
     # The cosine reported is the role's closest phrase's, which the decision levels read.
     cosines = vectors.matrix(list(texts)) @ question
     assert abs(closest[0].cosine - float(max(cosines[:2]))) < 1e-5
+
+
+def test_clipped_words_and_camel_case_names_are_read_as_the_catalogue_writes_them() -> None:
+    team = CatalogueSpec(
+        (
+            RoleSpec("Evaluation Lead", (ResponsibilitySpec("Offline reproducibility harness"),)),
+            RoleSpec("Engineering Manager", (ResponsibilitySpec("PagerDuty schedules"),)),
+            RoleSpec("Design System Lead", (ResponsibilitySpec("The Figma component library"),)),
+            RoleSpec("Build Engineer", (ResponsibilitySpec("Android build times"),)),
+            *TEAM.roles,
+        )
+    )
+    matcher = Matcher(catalog_entries(catalog_from_spec(team)))
+    for question, role in (
+        ("who owns the offline repro harness?", "Evaluation Lead"),  # reproducibility
+        ("who handles PD schedule swaps?", "Engineering Manager"),  # PagerDuty
+        (
+            "who maintains the Figma component library?",
+            "Design System Lead",
+        ),  # ours, not the world's
+    ):
+        asked = matcher.match(question)
+        assert asked.outcome == Outcome.ANSWER, question
+        assert asked.best is not None and asked.best.target.role == role, question
+    # "lab" is a word, not the start of "labelling"; looking at a thing is not being somewhere.
+    assert matcher._spelled_out("lab") is None
+    assert message_form("is anyone looking at android build times?") == MessageForm.OWNERSHIP
+    assert message_form("who maintains the requests library?") == MessageForm.OTHER

@@ -200,6 +200,11 @@ EXPANSIONS: dict[str, str] = {
     "t2": "tier 2",
     "t3": "tier 3",
     "ckpting": "checkpointing",
+    "eval": "evaluation",
+    "evals": "evaluations",
+    "ops": "operations",
+    "recs": "recommendations",
+    "recsys": "recommender system",
     # Everyday words for the catalogue's own ("who keeps the bigwigs in the loop").
     "crew": "team",
     "crews": "teams",

@@ -12,6 +12,7 @@ to the few phrases that share a word with it, so cost grows with the answer, not
 from __future__ import annotations
 
 import asyncio
+import bisect
 import copy
 import gzip
 import math
@@ -164,9 +165,12 @@ class Thresholds:
     # catalogues' sake.
     agreed_words: float = 0.2
     agreed_meaning: float = 0.3
+    agreed_margin: float = 0.15
 
 
 MIN_TYPO_LENGTH = 4
+# A clipped word ("eval", "recs", "repro") is this long at least, plural aside.
+MIN_CLIPPED = 3
 # A word seen this often in pyspellchecker's English frequency list is a word, not a typo: "send" is
 # not "spend", nor "draft" "drift", nor "unlock" "unblock". Only a stop word or another form of the
 # same word ("accurate" is "accuracy") corrects it. The list's typos ("manger", "teem") are rarer.
@@ -340,11 +344,19 @@ def _runs(segment: str) -> list[list[str]]:
     return [run for run in runs if len(run) >= ACRONYM_WORDS[0]]
 
 
+_CAMEL = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b")
+_CAMEL_PART = re.compile(r"[A-Z][a-z]+")
+
+
 @lru_cache(maxsize=50_000)
 def _phrase_initials(phrase: str) -> tuple[tuple[str, str], ...]:
     """(initials, words) for every stretch of two to four consecutive words of a phrase:
-    "Endpoint detection and response" gives EDR, "post-incident review" PIR."""
-    found: list[tuple[str, str]] = []
+    "Endpoint detection and response" gives EDR, "post-incident review" PIR; and a name written in
+    camel case gives its capitals ("PagerDuty" PD, "BigQuery" BQ)."""
+    found: list[tuple[str, str]] = [
+        ("".join(p[0] for p in _CAMEL_PART.findall(name)).lower(), name.lower())
+        for name in _CAMEL.findall(phrase)
+    ]
     low, high = ACRONYM_WORDS
     for segment in _SEGMENT.split(phrase):
         for named in _runs(segment):
@@ -357,9 +369,10 @@ def _phrase_initials(phrase: str) -> tuple[tuple[str, str], ...]:
 
 def phrase_acronyms(phrases: Iterable[str], vocabulary: frozenset[str]) -> dict[str, str]:
     """The initials of runs of words in the catalogue's own phrases, for work people shorten
-    ("the SLOs", "a DSR", "the IRB"): whatever this team writes out in full. Initials that stand
-    for two different runs, that are a word, a stop word, a catalogue word or a shorthand the
-    lexicon already knows are left out."""
+    ("the SLOs", "a DSR", "the IRB", "the QU engineer"): whatever this team writes out in full.
+    They come before the lexicon's shorthand, so "PM" is this team's product manager where the
+    default's is a project manager. Initials that stand for two different runs, that are a word,
+    a stop word or a catalogue word are left out."""
     found: dict[str, set[str]] = defaultdict(set)
     for phrase in phrases:
         for initials, run in _phrase_initials(phrase):
@@ -372,7 +385,6 @@ def phrase_acronyms(phrases: Iterable[str], vocabulary: frozenset[str]) -> dict[
         and initials not in STOP_WORDS
         and initials not in common
         and initials not in vocabulary
-        and initials not in EXPANSIONS
     }
 
 
@@ -443,13 +455,13 @@ class Matcher:
             if len(word) >= MIN_TYPO_LENGTH - 1:
                 self._pools[(word[0], len(word))].append(word)
         self._correct = lru_cache(maxsize=16384)(self._correct_uncached)
+        self._sorted_vocabulary = sorted(w for w in surface_vocabulary if w.isalpha())
         # Only the team's own work is shortened this way: the default roles' shorthand is in the
         # lexicon, and a default catalogue's phrases would cost every workspace's matcher a table.
         own = [
             phrase
             for entry in entries
-            if entry.target.responsibility is not None
-            and (example_roles is None or entry.target.role_id not in example_roles)
+            if example_roles is None or entry.target.role_id not in example_roles
             for phrase in (*entry.phrases, *entry.parts)
         ]
         names = [e.target.role for e in entries if e.target.responsibility is None]
@@ -510,6 +522,24 @@ class Matcher:
                 stems.append(s)
         return stems
 
+    def _spelled_out(self, word: str) -> str | None:
+        """The catalogue word a clipped one stands for ("evals" for evaluations, "repro" for
+        reproducibility): the start of catalogue words that are all one word's forms. Not an
+        English word in its own right ("lab" is not "labelling")."""
+        clipped = word[:-1] if word.endswith("s") and len(word) > MIN_CLIPPED + 1 else word
+        if len(clipped) < MIN_CLIPPED or not clipped.isalpha() or word in common_english_words():
+            return None
+        vocabulary = self._sorted_vocabulary
+        start = bisect.bisect_left(vocabulary, clipped)
+        found: list[str] = []
+        for candidate in vocabulary[start:]:
+            if not candidate.startswith(clipped):
+                break
+            found.append(candidate)
+        if not found or len(found[0]) <= len(clipped) or len({stem(w) for w in found}) != 1:
+            return None
+        return found[0]
+
     def _spell_out(self, word: re.Match[str]) -> str:
         found = self._acronyms.get(word.group(0).lower()) or self._capital_acronyms.get(
             word.group(0)
@@ -526,6 +556,9 @@ class Matcher:
         People rarely mistype the first letter, and keeping it stops unrelated words ("lunch",
         "launch") from being pulled onto the catalogue.
         """
+        shortened = self._spelled_out(word)
+        if shortened is not None:
+            return shortened
         if len(word) < MIN_TYPO_LENGTH or word.isdigit():
             return word
         allowed = 1 if len(word) < 7 else 2
@@ -686,6 +719,8 @@ class Matcher:
         word_roles = {c.target.role_id for c in words.candidates}
         agrees = top.role_id in word_roles
         margin = limits.meaning_margin if len(word_roles) < 2 else limits.meaning_margin_among
+        if self._words_best_agree(top.role_id, words, limits):
+            margin = min(margin, limits.agreed_margin)
         decisive = top.cosine - runner_up >= margin and (agrees or not word_roles)
         if decisive and top.cosine >= self._cosine_needed(top.role_id, words, limits):
             answer = Match(Outcome.ANSWER, (closest,))
@@ -699,18 +734,23 @@ class Matcher:
         offered = _best_per_role([*near, *words.candidates], limits.meaning_choices)
         return Match(Outcome.CLARIFY, tuple(offered))
 
+    def _words_best_agree(self, role_id: int, words: Match, limits: Thresholds) -> bool:
+        """Whether the words' own best guess, fairly sure, is this role of the team's."""
+        best = words.best
+        return (
+            best is not None
+            and best.target.role_id == role_id
+            and best.score >= limits.agreed_words
+            and not (self._example_roles is not None and role_id in self._example_roles)
+        )
+
     def _cosine_needed(self, role_id: int, words: Match, limits: Thresholds) -> float:
         """How close in meaning the question must be to answer with `role_id`."""
         agrees = any(c.target.role_id == role_id for c in words.candidates)
         if self._example_roles is not None and role_id in self._example_roles:
             return limits.meaning_answer_default if agrees else limits.meaning_alone_default
-        best = words.best
-        if (
-            best is not None
-            and best.target.role_id == role_id
-            and best.score >= limits.agreed_words
-        ):
-            return limits.agreed_meaning  # the words' own best guess, fairly sure, agrees
+        if self._words_best_agree(role_id, words, limits):
+            return limits.agreed_meaning
         return limits.meaning_answer if agrees else limits.meaning_alone
 
     def _meaning_candidate(self, closeness: RoleCloseness) -> Candidate:

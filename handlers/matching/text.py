@@ -137,6 +137,8 @@ _ELSEWHERE = re.compile(
     r"once|any|some|each|every|it|them|us|me|you|him|her|night|noon|midnight|org|organization|"
     r"company|department|division|enterprise|\d)\b)(?![a-z]+(?:ion|ions|ment|ments|ing)\b)[a-z]"
 )
+# "Looking at" a thing is working on it, not being somewhere ("is anyone looking at build times").
+_LOOK_AT = re.compile(r"\b(?:look|looks|looking|looked|glance|glancing) at\b")
 MAX_TOPIC_WORDS = 3
 # How a question without a who or a question mark still asks ("which of you is the architect").
 _ASKS = re.compile(
@@ -264,11 +266,11 @@ def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
             return MessageForm.OTHER  # "who invented scrum?"
     joined = _ASIDE.sub("", " ".join(folded))
     asks_who = _asks_who(text, folded)
-    if _MADE_BY_NAME.search(joined) or _MADE_TOOL.search(joined):
+    if _MADE_BY_NAME.search(joined) or _made_tool(joined, claimed):
         return MessageForm.OTHER  # "who created terraform": the world's tools, not our work
     if not asks_who and _THANKS.search(joined):
         return MessageForm.OTHER
-    if _ELSEWHERE.search(joined) or any(word in world for word in folded):
+    if _ELSEWHERE.search(_LOOK_AT.sub("look into", joined)) or any(w in world for w in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
     if any(word in workplace for word in folded) or _workplace_phrase(joined, claimed):
         # "who do I send my sick note to": HR or the building, not the project.
@@ -298,6 +300,18 @@ def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
     if not text.rstrip().endswith("?") and not _ASKS.match(joined):
         return MessageForm.OTHER  # "our data scientist is out sick today": news, not a question
     return MessageForm.UNMARKED
+
+
+def _made_tool(joined: str, claimed: frozenset[str]) -> bool:
+    """ "Who maintains the requests library": a public tool, unless the catalogue names it as its
+    own work ("the Figma component library" of a team whose design system lead keeps it)."""
+    found = _MADE_TOOL.search(joined)
+    if found is None:
+        return False
+    if "maintains" not in found.group(0).split():
+        return True  # who created, invented, came up with it: the world's, whatever we use
+    named = [w for w in found.group(0).split()[2:-1] if w not in STOP_WORDS]
+    return not (claimed and named and any(stem(w) in claimed or w in claimed for w in named))
 
 
 def _workplace_phrase(joined: str, claimed: frozenset[str]) -> bool:
