@@ -357,3 +357,15 @@ def test_clipped_words_and_camel_case_names_are_read_as_the_catalogue_writes_the
     assert matcher._spelled_out("lab") is None
     assert message_form("is anyone looking at android build times?") == MessageForm.OWNERSHIP
     assert message_form("who maintains the requests library?") == MessageForm.OTHER
+
+
+def test_cosines_read_in_runs_of_the_bank_equal_a_gather() -> None:
+    vectors = PhraseVectors(CountingEncoder())
+    vectors.embed_missing(["unrelated one", "Keep the release calendar", "unrelated two"])
+    texts = ["Keep the release calendar", "Cut the release branch", "Triage vulnerabilities"]
+    # The first text was embedded earlier, apart from the rest: two runs of the bank's rows.
+    index = SemanticIndex(vectors, [(i, 1, text) for i, text in enumerate(texts)])
+    assert len(index._runs) == 2
+    question = vectors.question("who cuts the release branch?")
+    gathered = index._bank.array[index._rows] @ question
+    assert np.allclose(index._cosines(question), gathered)

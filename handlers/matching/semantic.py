@@ -122,13 +122,15 @@ class MiniLM:
 
 
 class VectorBank:
-    """Phrase vectors in one float16 matrix, a row per text, grown as texts come. Every
+    """Phrase vectors in one float32 matrix, a row per text, grown as texts come. Every
     workspace's semantic index holds row numbers into it, not a copy: the default catalogue's
-    phrases are in every workspace's catalogue, and are kept once."""
+    phrases are in every workspace's catalogue, and are kept once. Float32, not the store's
+    float16: numpy converts float16 in software, which cost 40 ms a question at 41,000 phrases
+    against 2.5 ms for the float32 product."""
 
     def __init__(self, capacity: int = 1024) -> None:
         self._capacity = capacity
-        self.array: npt.NDArray[np.float16] = np.zeros((0, 0), dtype=np.float16)
+        self.array: Vectors = np.zeros((0, 0), dtype=np.float32)
         self.rows: dict[str, int] = {}
 
     def __len__(self) -> int:
@@ -142,7 +144,7 @@ class VectorBank:
         if needed > len(self.array):
             width = len(found[new[0]])  # the model's dimensions
             grown = np.zeros(
-                (max(needed, 2 * len(self.array), self._capacity), width), dtype=np.float16
+                (max(needed, 2 * len(self.array), self._capacity), width), dtype=np.float32
             )
             if self.rows:
                 grown[: len(self.rows)] = self.array[: len(self.rows)]
@@ -237,6 +239,10 @@ class SemanticIndex:
         )
         self._ends = np.append(self._starts[1:], len(role_ids))
         self._bank, self._rows = vectors.rows([text for _, _, text in ordered])
+        # The distinct rows in the bank's order, and where each phrase's row is among them.
+        distinct, self._phrase_of_row = np.unique(self._rows, return_inverse=True)
+        self._distinct_rows = distinct.astype(np.int32)
+        self._runs = _contiguous_runs(self._distinct_rows)
 
     def __len__(self) -> int:
         return len(self._targets)
@@ -252,7 +258,7 @@ class SemanticIndex:
         """The `limit` roles closest in meaning, closest first, each with its closest target."""
         if not len(self._targets):
             return []
-        cosines = self._bank.array[self._rows].astype(np.float32) @ question
+        cosines = self._cosines(question)
         per_role = np.maximum.reduceat(cosines, self._starts)
         # Ranked by a soft maximum over the role's phrases: a role several of whose
         # responsibilities are near the question is likelier meant than one with a single near
@@ -272,8 +278,34 @@ class SemanticIndex:
             )
         return out
 
+    def _cosines(self, question: Vectors) -> Vectors:
+        """Each phrase's cosine with the question. A catalogue's phrases are mostly embedded
+        together, so its distinct rows sit in a few runs of the bank: a product over each run's
+        slice reads the bank in place, where gathering 41,000 rows would copy 63 MB first."""
+        array = self._bank.array
+        if len(self._runs) > MAX_RUNS:
+            return np.asarray(array[self._rows] @ question, dtype=np.float32)
+        distinct = np.empty(len(self._distinct_rows), dtype=np.float32)
+        for offset, start, end in self._runs:
+            distinct[offset : offset + end - start] = array[start:end] @ question
+        return distinct[self._phrase_of_row]
+
     def encode_question(self, text: str) -> Vectors:
         return self._vectors.question(text)
+
+
+# Past this many runs of rows, one gather is cheaper than a product per run.
+MAX_RUNS = 64
+
+
+def _contiguous_runs(rows: npt.NDArray[np.int32]) -> list[tuple[int, int, int]]:
+    """(offset in `rows`, first bank row, end bank row) of each run of consecutive rows."""
+    if not len(rows):
+        return []
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    offsets = [0, *breaks.tolist()]
+    ends = [*breaks.tolist(), len(rows)]
+    return [(o, int(rows[o]), int(rows[e - 1]) + 1) for o, e in zip(offsets, ends, strict=True)]
 
 
 @lru_cache(maxsize=1)
