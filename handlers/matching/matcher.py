@@ -523,8 +523,8 @@ class Matcher:
         return stems
 
     def _spelled_out(self, word: str) -> str | None:
-        """The catalogue word a clipped one stands for ("evals" for evaluations, "repro" for
-        reproducibility): the start of catalogue words that are all one word's forms. Not an
+        """The catalogue word a clipped one stands for ("repro" for reproducibility, "anno" for
+        annotation): the start of catalogue words that are all one word's forms. Not an
         English word in its own right ("lab" is not "labelling")."""
         clipped = word[:-1] if word.endswith("s") and len(word) > MIN_CLIPPED + 1 else word
         if len(clipped) < MIN_CLIPPED or not clipped.isalpha() or word in common_english_words():
