@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from handlers.message import GroupSync, Notification, PersonMention, Segment, line
+from handlers.message import GroupSync, Notification, PersonMention, join_people, line
 from handlers.turn import Services, outgoing
 from store import groups
 from store.db import StoreUnavailable
@@ -28,8 +28,7 @@ GROUP_PLATFORMS = frozenset({"slack"})
 def sync_notification(state: GroupState) -> Notification:
     handle = f"@{state.handle}"
     # Mentions, not a platform's markup: each adapter renders them (only ids are known here).
-    people: list[Segment] = [PersonMention(m, m) for m in state.members]
-    members = [p for i, m in enumerate(people) for p in ((", ", m) if i else (m,))]
+    members = join_people((PersonMention(m, m) for m in state.members), last=None)
     return Notification(
         handle,
         handle,

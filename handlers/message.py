@@ -82,12 +82,13 @@ def line(*parts: Segment | Iterable[Segment]) -> Line:
     return tuple(out)
 
 
-def join_people(people: Iterable[PersonMention], last: str = "and") -> list[Segment]:
+def join_people(people: Iterable[PersonMention], last: str | None = "and") -> list[Segment]:
+    """People as a list: "A, B and C" (`last` None: "A, B, C")."""
     listed = list(people)
     out: list[Segment] = []
     for i, person in enumerate(listed):
         if i:
-            out.append(f" {last} " if i == len(listed) - 1 else ", ")
+            out.append(f" {last} " if last is not None and i == len(listed) - 1 else ", ")
         out.append(person)
     return out
 

@@ -165,7 +165,6 @@ class Thresholds:
     # catalogues' sake.
     agreed_words: float = 0.2
     agreed_meaning: float = 0.3
-    agreed_margin: float = 0.15
 
 
 MIN_TYPO_LENGTH = 4
@@ -287,16 +286,22 @@ def _code_name(preposition: str, qualifier: str) -> bool:
 _NAME_PARTS = re.compile(r"\s*[/&,]\s*|\s+and\s+")
 
 
-def role_acronyms(names: Iterable[str]) -> dict[str, str]:
-    """Each role's initials, for the names people shorten ("PM" for the Product Manager, "SRE"):
-    taken from this catalogue's own names, so "PM" means whatever this team's PM is. Initials two
-    roles share, or that make a word ("me", "ad"), are left out."""
+def _role_initials(names: Iterable[str]) -> dict[str, set[str]]:
+    """Each part of a role's name by its initials (lower case)."""
     found: dict[str, set[str]] = defaultdict(set)
     for name in names:
         for part in _NAME_PARTS.split(name):
             named = [w for w in words(part) if w.isalpha()]
             if 2 <= len(named) <= 4:
                 found["".join(w[0] for w in named)].add(" ".join(named))
+    return found
+
+
+def role_acronyms(names: Iterable[str]) -> dict[str, str]:
+    """Each role's initials, for the names people shorten ("PM" for the Product Manager, "SRE"):
+    taken from this catalogue's own names, so "PM" means whatever this team's PM is. Initials two
+    roles share, or that make a word ("me", "ad"), are left out."""
+    found = _role_initials(names)
     return {
         initials: next(iter(parts))
         for initials, parts in found.items()
@@ -307,18 +312,10 @@ def role_acronyms(names: Iterable[str]) -> dict[str, str]:
 def capital_role_acronyms(names: Iterable[str]) -> dict[str, str]:
     """Initials of a role that are also a word ("PI" for the Principal Investigator, "AD"), for
     when a question writes them in capitals; "pi" in lower case stays the word."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for name in names:
-        for part in _NAME_PARTS.split(name):
-            named = [w for w in words(part) if w.isalpha()]
-            if 2 <= len(named) <= 4:
-                found["".join(w[0] for w in named).upper()].add(" ".join(named))
     return {
-        initials: next(iter(parts))
-        for initials, parts in found.items()
-        if len(parts) == 1
-        and initials.lower() in common_english_words()
-        and initials.lower() not in STOP_WORDS
+        initials.upper(): next(iter(parts))
+        for initials, parts in _role_initials(names).items()
+        if len(parts) == 1 and initials in common_english_words() and initials not in STOP_WORDS
     }
 
 
@@ -541,14 +538,13 @@ class Matcher:
         return found[0]
 
     def _spell_out(self, word: re.Match[str]) -> str:
-        found = self._acronyms.get(word.group(0).lower()) or self._capital_acronyms.get(
-            word.group(0)
-        )
+        found = self._initials_of(word.group(0))
         if found is None and word.group(2):
-            found = self._acronyms.get(word.group(1).lower()) or self._capital_acronyms.get(
-                word.group(1)
-            )
+            found = self._initials_of(word.group(1))  # "SLOs": the plural of an SLO
         return found if found is not None else word.group(0)
+
+    def _initials_of(self, token: str) -> str | None:
+        return self._acronyms.get(token.lower()) or self._capital_acronyms.get(token)
 
     def _correct_uncached(self, word: str) -> str:
         """The nearest catalogue word within 1 edit (2 for long words), else the word itself.
@@ -719,8 +715,6 @@ class Matcher:
         word_roles = {c.target.role_id for c in words.candidates}
         agrees = top.role_id in word_roles
         margin = limits.meaning_margin if len(word_roles) < 2 else limits.meaning_margin_among
-        if self._words_best_agree(top.role_id, words, limits):
-            margin = min(margin, limits.agreed_margin)
         decisive = top.cosine - runner_up >= margin and (agrees or not word_roles)
         if decisive and top.cosine >= self._cosine_needed(top.role_id, words, limits):
             answer = Match(Outcome.ANSWER, (closest,))

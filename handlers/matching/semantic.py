@@ -241,8 +241,8 @@ class SemanticIndex:
         self._bank, self._rows = vectors.rows([text for _, _, text in ordered])
         # The distinct rows in the bank's order, and where each phrase's row is among them.
         distinct, self._phrase_of_row = np.unique(self._rows, return_inverse=True)
-        self._distinct_rows = distinct.astype(np.int32)
-        self._runs = _contiguous_runs(self._distinct_rows)
+        self._distinct = len(distinct)
+        self._runs = _contiguous_runs(distinct)
 
     def __len__(self) -> int:
         return len(self._targets)
@@ -285,7 +285,7 @@ class SemanticIndex:
         array = self._bank.array
         if len(self._runs) > MAX_RUNS:
             return np.asarray(array[self._rows] @ question, dtype=np.float32)
-        distinct = np.empty(len(self._distinct_rows), dtype=np.float32)
+        distinct = np.empty(self._distinct, dtype=np.float32)
         for offset, start, end in self._runs:
             distinct[offset : offset + end - start] = array[start:end] @ question
         return distinct[self._phrase_of_row]

@@ -133,12 +133,12 @@ _YES_NO_EXCEPT = re.compile(
 # "at <somewhere>" names another organisation, unless it is about here ("at the standup", "at group
 # level", "at org level") or names a stage of the work ("failing at ingestion", "at deployment").
 _ELSEWHERE = re.compile(
+    # "Looking at" a thing is working on it, not being somewhere ("is anyone looking at builds").
+    r"(?<!\blook )(?<!\blooks )(?<!\blooking )(?<!\blooked )(?<!\bglance )(?<!\bglancing )"
     r"\bat (?!(?:the|our|this|that|these|those|a|an|group|team|project|level|work|scale|least|all|"
     r"once|any|some|each|every|it|them|us|me|you|him|her|night|noon|midnight|org|organization|"
     r"company|department|division|enterprise|\d)\b)(?![a-z]+(?:ion|ions|ment|ments|ing)\b)[a-z]"
 )
-# "Looking at" a thing is working on it, not being somewhere ("is anyone looking at build times").
-_LOOK_AT = re.compile(r"\b(?:look|looks|looking|looked|glance|glancing) at\b")
 MAX_TOPIC_WORDS = 3
 # How a question without a who or a question mark still asks ("which of you is the architect").
 _ASKS = re.compile(
@@ -270,7 +270,7 @@ def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
         return MessageForm.OTHER  # "who created terraform": the world's tools, not our work
     if not asks_who and _THANKS.search(joined):
         return MessageForm.OTHER
-    if _ELSEWHERE.search(_LOOK_AT.sub("look into", joined)) or any(w in world for w in folded):
+    if _ELSEWHERE.search(joined) or any(word in world for word in folded):
         return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
     if any(word in workplace for word in folded) or _workplace_phrase(joined, claimed):
         # "who do I send my sick note to": HR or the building, not the project.
@@ -308,10 +308,11 @@ def _made_tool(joined: str, claimed: frozenset[str]) -> bool:
     found = _MADE_TOOL.search(joined)
     if found is None:
         return False
-    if "maintains" not in found.group(0).split():
+    said = found.group(0).split()
+    if "maintains" not in said:
         return True  # who created, invented, came up with it: the world's, whatever we use
-    named = [w for w in found.group(0).split()[2:-1] if w not in STOP_WORDS]
-    return not (claimed and named and any(stem(w) in claimed or w in claimed for w in named))
+    named = [w for w in said[2:-1] if w not in STOP_WORDS]
+    return not any(w in claimed or stem(w) in claimed for w in named)
 
 
 def _workplace_phrase(joined: str, claimed: frozenset[str]) -> bool:
