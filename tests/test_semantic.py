@@ -369,3 +369,43 @@ def test_cosines_read_in_runs_of_the_bank_equal_a_gather() -> None:
     question = vectors.question("who cuts the release branch?")
     gathered = index._bank.array[index._rows] @ question
     assert np.allclose(index._cosines(question), gathered)
+
+
+def test_a_longer_role_name_s_last_words_are_shortened_and_the_glossary_s_plurals_kept() -> None:
+    team = CatalogueSpec(
+        (
+            RoleSpec("Android Tech Lead", (ResponsibilitySpec("Kotlin architecture"),)),
+            RoleSpec("iOS Tech Lead", (ResponsibilitySpec("Swift architecture"),)),
+            RoleSpec("Relevance Evaluation Coordinator", (ResponsibilitySpec("Judgement lists"),)),
+            RoleSpec("Recommendations Engineer", (ResponsibilitySpec("Cold start for new items"),)),
+        )
+    )
+    matcher = Matcher(catalog_entries(catalog_from_spec(team)))
+    lead = matcher.match("who's the android TL")
+    assert lead.outcome == Outcome.ANSWER
+    assert lead.best is not None and lead.best.target.role == "Android Tech Lead"
+    # "recs" is the glossary's recommendations, not the plural of the coordinator's initials.
+    assert "relev" not in matcher.analyse("who handles cold start in recs")
+    recs = matcher.match("who is the recs engineer")
+    assert recs.best is not None and recs.best.target.role == "Recommendations Engineer"
+
+
+def test_where_a_request_goes_asks_who_and_a_place_needs_a_proper_name() -> None:
+    for asking in (
+        "where do feature requests for the support bot go?",
+        "Housing want an extract. Where do I send that request?",
+        "my FSDP run keeps hanging at init, who owns the distributed training setup?",
+        "calls take 800ms at peak, who tunes the autoscaling?",
+        "who chairs the faculty advisory committee",
+    ):
+        assert message_form(asking) == MessageForm.OWNERSHIP, asking
+    for other in (
+        "who is the product owner of Jira at Atlassian?",
+        "At Google, who typically owns MLOps?",
+        "how does Etsy handle counterfeit listings?",
+        "where can I park my bike?",
+        "who do I ask for a new chair",
+    ):
+        assert message_form(other) == MessageForm.OTHER, other
+    # "At" what the team's own work names is here: "present at M&M" for a team that holds M&M.
+    assert message_form("who presents at M&M", frozenset({"m"})) == MessageForm.OWNERSHIP

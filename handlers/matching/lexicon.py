@@ -420,9 +420,8 @@ KNOWLEDGE_WORDS: frozenset[str] = _words(
 WORLD_WORDS: frozenset[str] = _words(
     """
     famous greatest richest celebrity celebrities ceo cto president minister king queen pope
-    twitter linkedin youtube wikipedia history historically ever movie movies film films tv
-    sitcom novel novels fiction fictional character characters actor actress country countries
-    nation national government world awards
+    twitter linkedin youtube wikipedia movie movies film films sitcom novel novels fiction
+    fictional actor actress awards
     """
 )
 

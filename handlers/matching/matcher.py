@@ -297,13 +297,27 @@ def _role_initials(names: Iterable[str]) -> dict[str, set[str]]:
     return found
 
 
+def _name_endings(names: Iterable[str]) -> dict[str, set[str]]:
+    """The last words of longer role names by their initials: "TL" in "the android TL" is the
+    Android Tech Lead."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for name in names:
+        for part in _NAME_PARTS.split(name):
+            named = [w for w in words(part) if w.isalpha()]
+            for start in range(1, len(named) - 1):
+                found["".join(w[0] for w in named[start:])].add(" ".join(named[start:]))
+    return found
+
+
 def role_acronyms(names: Iterable[str]) -> dict[str, str]:
     """Each role's initials, for the names people shorten ("PM" for the Product Manager, "SRE"):
-    taken from this catalogue's own names, so "PM" means whatever this team's PM is. Initials two
-    roles share, or that make a word ("me", "ad"), are left out."""
-    found = _role_initials(names)
+    taken from this catalogue's own names, so "PM" means whatever this team's PM is; then the
+    initials of a longer name's last words ("TL"). Initials two roles share, or that make a word
+    ("me", "ad"), are left out."""
+    names = list(names)
     return {
         initials: next(iter(parts))
+        for found in (_name_endings(names), _role_initials(names))
         for initials, parts in found.items()
         if len(parts) == 1 and initials not in STOP_WORDS and initials not in common_english_words()
     }
@@ -539,8 +553,9 @@ class Matcher:
 
     def _spell_out(self, word: re.Match[str]) -> str:
         found = self._initials_of(word.group(0))
-        if found is None and word.group(2):
-            found = self._initials_of(word.group(1))  # "SLOs": the plural of an SLO
+        if found is None and word.group(2) and word.group(0).lower() not in EXPANSIONS:
+            # "SLOs": the plural of an SLO; but "recs" is the glossary's, not a REC's plural.
+            found = self._initials_of(word.group(1))
         return found if found is not None else word.group(0)
 
     def _initials_of(self, token: str) -> str | None:

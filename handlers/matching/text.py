@@ -132,6 +132,8 @@ _YES_NO_EXCEPT = re.compile(
 )
 # "at <somewhere>" names another organisation, unless it is about here ("at the standup", "at group
 # level", "at org level") or names a stage of the work ("failing at ingestion", "at deployment").
+# `_elsewhere` keeps only a proper name after it ("at Spotify"), not "at peak" or "at login".
+_AT_NAME = re.compile(r"\b[Aa]t ([A-Z][\w&]*)")
 _ELSEWHERE = re.compile(
     # "Looking at" a thing is working on it, not being somewhere ("is anyone looking at builds").
     r"(?<!\blook )(?<!\blooks )(?<!\blooking )(?<!\blooked )(?<!\bglance )(?<!\bglancing )"
@@ -147,6 +149,11 @@ _ASKS = re.compile(
 )
 # Asking which role or person, whatever the verb ("which role has ownership of the mlops process").
 _WHICH_ROLE = re.compile(r"^(?:which|what) (?:role|roles|person|people|team member|one of you)\b")
+# Where a request goes is who takes it ("where do feature requests go?", "where do I send that").
+_ROUTED = re.compile(
+    r"\bwhere (?:do|does|should|can) (?:i|we|you) (?:send|raise|file|take|report|log|submit|"
+    r"direct|route|escalate)\b|\bwhere (?:do|does|should) (?:[a-z0-9]+ ){1,7}go\b"
+)
 # Cues that do not ask who in a yes/no question ("do we even need a scrum master", "do we need an
 # architect on a 5 person project").
 _WHETHER_WORDS = frozenset({"need", "needs", "needed", "person", "people"})
@@ -177,6 +184,12 @@ _THANKS = re.compile(r"\b(?:thanks|thank you|thx|cheers|great job|nice one)\b")
 _HOW_MUCH = re.compile(
     r"^(?:how (?:many|much|old|often|long)|(?:what s |whats |what is |what )?(?:the |a )?"
     r"(?:best|good|right|proper|recommended|easiest|simplest) way)\b"
+)
+# How a thing works or is done, which no role's name answers ("how does Etsy handle counterfeit
+# listings"), unless it asks how to reach someone ("how do I reach the on-call engineer").
+_HOW_IT_WORKS = re.compile(
+    r"^how (?:do|does|did|can|could|should|would|is|are)\b"
+    r"(?!.*\b(?:reach|contact|get hold of|ping|talk to|escalate|get in touch)\b)"
 )
 # A role in a story ("in the unicorn project book, who does the data quality work?"); not "series"
 # or "game", which ML teams' own work is about ("drift in the time series models").
@@ -265,14 +278,15 @@ def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
         if word == "who" and folded[i + 1] in NON_OWNERSHIP_VERBS:
             return MessageForm.OTHER  # "who invented scrum?"
     joined = _ASIDE.sub("", " ".join(folded))
-    asks_who = _asks_who(text, folded)
+    routed = bool(_ROUTED.search(joined))
+    asks_who = routed or _asks_who(text, folded)
     if _MADE_BY_NAME.search(joined) or _made_tool(joined, claimed):
         return MessageForm.OTHER  # "who created terraform": the world's tools, not our work
     if not asks_who and _THANKS.search(joined):
         return MessageForm.OTHER
-    if _ELSEWHERE.search(joined) or any(word in world for word in folded):
-        return MessageForm.OTHER  # "who is the scrum master at spotify": another organisation
-    if any(word in workplace for word in folded) or _workplace_phrase(joined, claimed):
+    if _elsewhere(text, claimed) or any(word in world for word in folded):
+        return MessageForm.OTHER  # "who is the scrum master at Spotify": another organisation
+    if _workplace_word(folded, workplace) or _workplace_phrase(joined, claimed):
         # "who do I send my sick note to": HR or the building, not the project.
         return MessageForm.OTHER
     if any(word in generic for word in folded):
@@ -281,7 +295,7 @@ def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
         return MessageForm.OTHER  # "can someone explain drift vs concept drift"
     if _FICTION.search(joined):
         return MessageForm.OTHER
-    if not asks_who and _HOW_MUCH.match(joined):
+    if not asks_who and (_HOW_MUCH.match(joined) or _HOW_IT_WORKS.match(joined)):
         return MessageForm.OTHER  # cues do not make these who-questions: "how much do we need…"
     if not asks_who and _NOTICE.search(joined):
         return MessageForm.OTHER  # "our data scientist is off next week fyi": news, not a question
@@ -291,7 +305,11 @@ def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
     if folded and folded[0] in INSTRUCTIONS and not asks_who:
         return MessageForm.OTHER  # "ping the devops engineer that staging is down": an errand
     yes_no = bool(_YES_NO.match(joined)) and not _YES_NO_EXCEPT.match(joined)
-    if _WHICH_ROLE.match(joined) or any(_is_cue(folded, i, yes_no) for i in range(len(folded))):
+    if (
+        routed
+        or _WHICH_ROLE.match(joined)
+        or any(_is_cue(folded, i, yes_no) for i in range(len(folded)))
+    ):
         return MessageForm.OWNERSHIP  # cues win over openings: "can you tell me who owns X"
     if _OPENING.match(joined) or yes_no or _ABOUT_THE_HOLDER.match(joined):
         return MessageForm.OTHER
@@ -300,6 +318,26 @@ def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
     if not text.rstrip().endswith("?") and not _ASKS.match(joined):
         return MessageForm.OTHER  # "our data scientist is out sick today": news, not a question
     return MessageForm.UNMARKED
+
+
+def _elsewhere(text: str, claimed: frozenset[str]) -> bool:
+    """ "At" a proper name the catalogue does not use: "the product owner of Jira at Atlassian",
+    not "hanging at init", "slow at peak", nor "at M&M" for a team whose work names M&M."""
+    for found in _AT_NAME.finditer(text):
+        name = _WORD.findall(fold(found.group(1)))
+        if name and (name[0] in claimed or stem(name[0]) in claimed):
+            continue
+        if _ELSEWHERE.search(fold(text[max(0, found.start() - 12) : found.end()])):
+            return True
+    return False
+
+
+def _workplace_word(folded: list[str], workplace: frozenset[str]) -> bool:
+    """A workplace matter's word, but not one used as a verb after "who" ("who chairs the CAB")."""
+    return any(
+        word in workplace and not (i > 0 and folded[i - 1] == "who")
+        for i, word in enumerate(folded)
+    )
 
 
 def _made_tool(joined: str, claimed: frozenset[str]) -> bool:
