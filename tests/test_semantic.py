@@ -210,6 +210,11 @@ def test_a_listed_responsibility_is_matched_item_by_item() -> None:
         "WiFi and the guest network",
     )
     assert list_items("Keep the release calendar") == ()
+    # What brackets list is one item: what the schema records, not three things owned alone.
+    assert list_items("Image metadata schema (line, SKU, camera ID)") == (
+        "Image metadata schema",
+        "line, SKU, camera ID",
+    )
     ops = CatalogueSpec(
         (
             RoleSpec(

@@ -79,7 +79,10 @@ def _claimed(keyword: str, claimed: list[frozenset[str]]) -> bool:
 
 # Where a responsibility written as a list breaks into its items: "IT budget, headcount and
 # hiring for the team"; "Chair the weekly Change Advisory Board (CAB)".
-_ITEM_BREAK = re.compile(r"\s*(?:[,;()]|\band\b|&|\s/\s)\s*", re.IGNORECASE)
+_ITEM_BREAK = re.compile(r"\s*(?:[,;]|\band\b|&|\s/\s)\s*", re.IGNORECASE)
+# What brackets hold is one item, however it is listed: "Image metadata schema (line, SKU,
+# camera ID)" lists what the schema records, not four things the role owns on their own.
+_BRACKETED = re.compile(r"\s*\(([^()]*)\)\s*")
 
 
 # A word written with a hyphen that people also write as one: "Wi-Fi" is "wifi", "on-prem" "onprem".
@@ -90,7 +93,9 @@ def list_items(text: str) -> tuple[str, ...]:
     """The parts of a responsibility the words can match whole: the items of one that lists
     several things, and the text with its hyphenated words written as one."""
     joined = _HYPHEN.sub("", text)
-    items = tuple(i for i in (p.strip() for p in _ITEM_BREAK.split(joined)) if i)
+    bracketed = [b.strip() for b in _BRACKETED.findall(joined)]
+    outside = _BRACKETED.sub(" ; ", joined)
+    items = tuple(i for i in (*(p.strip() for p in _ITEM_BREAK.split(outside)), *bracketed) if i)
     return (*(items if len(items) > 1 else ()), *((joined,) if joined != text else ()))
 
 
