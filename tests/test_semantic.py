@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from handlers.dispatch import Dispatcher
+from handlers.matching import semantic
 from handlers.matching.examples import shipped_model
 from handlers.matching.matcher import Matcher, Outcome, phrase_acronyms
 from handlers.matching.registry import (
@@ -414,3 +415,21 @@ def test_where_a_request_goes_asks_who_and_a_place_needs_a_proper_name() -> None
         assert message_form(other) == MessageForm.OTHER, other
     # "At" what the team's own work names is here: "present at M&M" for a team that holds M&M.
     assert message_form("who presents at M&M", frozenset({"m"})) == MessageForm.OWNERSHIP
+
+
+def test_a_large_catalogue_is_sketched_first_and_ranks_as_the_exact_product_does() -> None:
+    # Vectors shaped like a catalogue's (a few hundred topics, each phrase near one), put in the
+    # shared bank as the store's would be; the model's encoding is not what is tested here.
+    rng = np.random.default_rng(3)
+    topics = rng.normal(size=(300, 384))
+    count = semantic.SKETCH_FROM + 500
+    raw = topics[rng.integers(0, len(topics), count)] + 0.8 * rng.normal(size=(count, 384))
+    unit = (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float16)
+    vectors = PhraseVectors(MiniLM())
+    texts = [f"phrase {i}" for i in range(count)]
+    vectors.remember(dict(zip(texts, unit, strict=True)))
+    index = SemanticIndex(vectors, [(i, i % 700, text) for i, text in enumerate(texts)])
+    exact = index.exact()  # the same index, scored by the exact product over every phrase
+    assert index.sketched and not exact.sketched
+    for question in unit[:40].astype(np.float32):
+        assert index.closeness(question) == exact.closeness(question)

@@ -242,7 +242,9 @@ class SemanticIndex:
         # The distinct rows in the bank's order, and where each phrase's row is among them.
         distinct, self._phrase_of_row = np.unique(self._rows, return_inverse=True)
         self._distinct = len(distinct)
+        self._distinct_rows = distinct
         self._runs = _contiguous_runs(distinct)
+        self._sketch = _Sketch.of(self._bank.array, distinct, self._runs)
 
     def __len__(self) -> int:
         return len(self._targets)
@@ -252,6 +254,17 @@ class SemanticIndex:
         shared, not copied."""
         view = copy.copy(self)
         view._role_ids = [roles[r] for r in self._role_ids]
+        return view
+
+    @property
+    def sketched(self) -> bool:
+        return self._sketch is not None
+
+    def exact(self) -> SemanticIndex:
+        """The same index scoring every phrase exactly, without its sketch: what the sketch is
+        measured against."""
+        view = copy.copy(self)
+        view._sketch = None
         return view
 
     def closeness(self, question: Vectors, limit: int = 5) -> list[RoleCloseness]:
@@ -281,14 +294,19 @@ class SemanticIndex:
     def _cosines(self, question: Vectors) -> Vectors:
         """Each phrase's cosine with the question. A catalogue's phrases are mostly embedded
         together, so its distinct rows sit in a few runs of the bank: a product over each run's
-        slice reads the bank in place, where gathering 41,000 rows would copy 63 MB first."""
+        slice reads the bank in place, where gathering 41,000 rows would copy 63 MB first. A
+        large catalogue is scored on its sketch first, and exactly only where that comes near."""
         array = self._bank.array
+        if self._sketch is not None:
+            distinct = self._sketch.closest(array, self._distinct_rows, question)
+            return distinct[self._phrase_of_row]
         if len(self._runs) > MAX_RUNS:
-            return np.asarray(array[self._rows] @ question, dtype=np.float32)
-        distinct = np.empty(self._distinct, dtype=np.float32)
-        for offset, start, end in self._runs:
-            distinct[offset : offset + end - start] = array[start:end] @ question
-        return distinct[self._phrase_of_row]
+            distinct = np.asarray(array[self._distinct_rows] @ question, dtype=np.float32)
+        else:
+            distinct = np.empty(self._distinct, dtype=np.float32)
+            for offset, start, end in self._runs:
+                distinct[offset : offset + end - start] = array[start:end] @ question
+        return _only_closest(distinct)[self._phrase_of_row]
 
     def encode_question(self, text: str) -> Vectors:
         return self._vectors.question(text)
@@ -296,6 +314,73 @@ class SemanticIndex:
 
 # Past this many runs of rows, one gather is cheaper than a product per run.
 MAX_RUNS = 64
+# From this many distinct phrases on, a question is scored on a sketch first: reading every
+# phrase's 384 floats (gathered from a shared bank, 63 MB at 10,000 responsibilities) is what
+# bounded a question's time, 27 ms p50; the sketch reads a third of that in place, and the exact
+# vectors of a tenth of the phrases (8.7 ms p50 with the encoding, the same verdicts on the
+# benchmark's 1,420 questions: benchmarks/matching.py).
+SKETCH_FROM = 8192
+SKETCH_DIMENSIONS = 128
+# The phrases a role's closeness is read from: the question's closest (scored exactly even when
+# the sketch picks them). More than a team's whole catalogue, and than the default's 930.
+CLOSEST = 1024
+# A phrase that is not among them weighs nothing in the soft maximum (exp(-20)).
+FAR = -1.0
+# Phrases the sketch passes on to be scored exactly, for the `CLOSEST` to be found among them.
+SKETCH_CANDIDATES = 4 * CLOSEST
+
+
+class _Sketch:
+    """The phrase vectors projected onto their main directions (principal components): a cheap,
+    close estimate of each cosine that picks the phrases to score exactly."""
+
+    def __init__(self, basis: Vectors, projected: Vectors) -> None:
+        self._basis = basis
+        self._projected = projected
+
+    @classmethod
+    def of(
+        cls, array: Vectors, distinct: npt.NDArray[np.int32], runs: list[tuple[int, int, int]]
+    ) -> _Sketch | None:
+        if len(distinct) < SKETCH_FROM:
+            return None
+        width = array.shape[1]
+        # The second moment run by run (uncentred: cosines are products with unit vectors), so
+        # that no copy of all the rows is made.
+        moment = np.zeros((width, width), dtype=np.float64)
+        for _, start, end in runs:
+            block = array[start:end]
+            moment += block.T @ block
+        _, vectors = np.linalg.eigh(moment)  # ascending: the main directions are last
+        basis = np.ascontiguousarray(vectors[:, -SKETCH_DIMENSIONS:], dtype=np.float32)
+        projected = np.empty((len(distinct), SKETCH_DIMENSIONS), dtype=np.float32)
+        for offset, start, end in runs:
+            projected[offset : offset + end - start] = array[start:end] @ basis
+        return cls(basis, projected)
+
+    def closest(
+        self, array: Vectors, distinct: npt.NDArray[np.int32], question: Vectors
+    ) -> Vectors:
+        """Exact cosines for the `SKETCH_CANDIDATES` phrases the sketch puts closest, of which the
+        `CLOSEST` are kept; `FAR` for the rest."""
+        estimate = self._projected @ (question @ self._basis)
+        candidates = np.argpartition(-estimate, SKETCH_CANDIDATES - 1)[:SKETCH_CANDIDATES]
+        exact = _only_closest(np.asarray(array[distinct[candidates]] @ question, dtype=np.float32))
+        cosines = np.full(len(distinct), FAR, dtype=np.float32)
+        cosines[candidates] = exact
+        return cosines
+
+
+def _only_closest(cosines: Vectors) -> Vectors:
+    """The `CLOSEST` cosines kept, the rest set `FAR`: a role's closeness is a soft maximum over
+    its phrases among the question's closest, so that in a catalogue of thousands of phrases a role
+    with many middling ones does not outweigh one with a near phrase, and the sketch ranks as the
+    exact product does."""
+    if len(cosines) <= CLOSEST:
+        return cosines
+    far = np.argpartition(-cosines, CLOSEST - 1)[CLOSEST:]
+    cosines[far] = FAR
+    return cosines
 
 
 def _contiguous_runs(rows: npt.NDArray[np.int32]) -> list[tuple[int, int, int]]:
