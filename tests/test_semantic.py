@@ -433,3 +433,19 @@ def test_a_large_catalogue_is_sketched_first_and_ranks_as_the_exact_product_does
     assert index.sketched and not exact.sketched
     for question in unit[:40].astype(np.float32):
         assert index.closeness(question) == exact.closeness(question)
+
+
+def test_a_few_words_of_a_team_s_wiki_sentence_answer_where_a_default_role_would_ask() -> None:
+    team = CatalogueSpec(
+        (
+            RoleSpec("Appeals Lead", (ResponsibilitySpec("Appeals queue for removed listings"),)),
+            RoleSpec("Policy Lead", (ResponsibilitySpec("Prohibited items policy and its FAQ"),)),
+        )
+    )
+    index = WorkspaceIndex(catalog_from_spec(team), examples=shipped_model())
+    asked = index.matcher.match("who looks after the appeals queue?")
+    assert asked.outcome == Outcome.ANSWER
+    assert asked.best is not None and asked.best.target.role == "Appeals Lead"
+    # Scored as the default's roles are, a third of the phrase named is not enough to answer.
+    as_default = Matcher(catalog_entries(catalog_from_spec(team)))
+    assert as_default.match("who looks after the appeals queue?").outcome == Outcome.CLARIFY
