@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from handlers.dispatch import Dispatcher
 from handlers.matching import semantic
 from handlers.matching.examples import shipped_model
-from handlers.matching.matcher import Matcher, Outcome, phrase_acronyms
+from handlers.matching.matcher import Matcher, Outcome, phrase_acronyms, role_acronyms
 from handlers.matching.registry import (
     MatcherRegistry,
     WorkspaceIndex,
@@ -394,6 +394,8 @@ def test_a_longer_role_name_s_last_words_are_shortened_and_the_glossary_s_plural
     assert "relev" not in matcher.analyse("who handles cold start in recs")
     recs = matcher.match("who is the recs engineer")
     assert recs.best is not None and recs.best.target.role == "Recommendations Engineer"
+    # A part of a name never takes over the field's shorthand: "ML" is not the Mapping Lead.
+    assert role_acronyms(["GIS & Mapping Lead", "Product Manager"]) == {"pm": "product manager"}
 
 
 def test_where_a_request_goes_asks_who_and_a_place_needs_a_proper_name() -> None:

@@ -474,6 +474,12 @@ GENERIC_WORDS: frozenset[str] = _words(
     """
 )
 
+# Shorthand the field writes as it is, which a part of a role's name never takes over ("ML" is
+# machine learning, not the Mapping Lead of a "GIS & Mapping Lead").
+FIELD_SHORTHAND: frozenset[str] = _words(
+    "ml ai nlp cv qa bi ci cd ux ui it hr pr api sql etl gpu llm seo crm erp"
+)
+
 # Words placing a question here wherever they are ("who's our PM for churn").
 OUR_WORDS: frozenset[str] = _words("our ours we us this here")
 

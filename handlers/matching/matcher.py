@@ -32,6 +32,7 @@ from spellchecker import SpellChecker
 from handlers.matching.examples import ExampleModel
 from handlers.matching.lexicon import (
     EXPANSIONS,
+    FIELD_SHORTHAND,
     ML_WORK_WORDS,
     OUR_WORDS,
     PLACE_WORDS,
@@ -299,13 +300,18 @@ _NAME_PARTS = re.compile(r"\s*[/&,]\s*|\s+and\s+")
 
 
 def _role_initials(names: Iterable[str]) -> dict[str, set[str]]:
-    """Each part of a role's name by its initials (lower case)."""
+    """Each part of a role's name by its initials (lower case). A part's initials that are the
+    field's own shorthand stay the glossary's: "ML" is machine learning, not the "Mapping Lead" of
+    a GIS & Mapping Lead; a whole name's are the team's ("PM" is whatever this team's PM is)."""
     found: dict[str, set[str]] = defaultdict(set)
     for name in names:
-        for part in _NAME_PARTS.split(name):
+        parts = _NAME_PARTS.split(name)
+        for part in parts:
             named = [w for w in words(part) if w.isalpha()]
-            if 2 <= len(named) <= 4:
-                found["".join(w[0] for w in named)].add(" ".join(named))
+            initials = "".join(w[0] for w in named)
+            shorthand = initials in EXPANSIONS or initials in FIELD_SHORTHAND
+            if 2 <= len(named) <= 4 and (len(parts) == 1 or not shorthand):
+                found[initials].add(" ".join(named))
     return found
 
 
