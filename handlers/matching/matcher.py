@@ -301,19 +301,25 @@ def _code_name(preposition: str, qualifier: str) -> bool:
 _NAME_PARTS = re.compile(r"\s*[/&,]\s*|\s+and\s+")
 
 
+def _name_parts(names: Iterable[str]) -> Iterator[tuple[list[str], bool]]:
+    """The words of each part of each role's name ("GIS & Mapping Lead": "gis", "mapping lead"),
+    and whether the part is the whole name."""
+    for name in names:
+        parts = _NAME_PARTS.split(name)
+        for part in parts:
+            yield [w for w in words(part) if w.isalpha()], len(parts) == 1
+
+
 def _role_initials(names: Iterable[str]) -> dict[str, set[str]]:
     """Each part of a role's name by its initials (lower case). A part's initials that are the
     field's own shorthand stay the glossary's: "ML" is machine learning, not the "Mapping Lead" of
     a GIS & Mapping Lead; a whole name's are the team's ("PM" is whatever this team's PM is)."""
     found: dict[str, set[str]] = defaultdict(set)
-    for name in names:
-        parts = _NAME_PARTS.split(name)
-        for part in parts:
-            named = [w for w in words(part) if w.isalpha()]
-            initials = "".join(w[0] for w in named)
-            shorthand = initials in EXPANSIONS or initials in FIELD_SHORTHAND
-            if 2 <= len(named) <= 4 and (len(parts) == 1 or not shorthand):
-                found[initials].add(" ".join(named))
+    for named, whole in _name_parts(names):
+        initials = "".join(w[0] for w in named)
+        shorthand = initials in EXPANSIONS or initials in FIELD_SHORTHAND
+        if 2 <= len(named) <= 4 and (whole or not shorthand):
+            found[initials].add(" ".join(named))
     return found
 
 
@@ -321,11 +327,9 @@ def _name_endings(names: Iterable[str]) -> dict[str, set[str]]:
     """The last words of longer role names by their initials: "TL" in "the android TL" is the
     Android Tech Lead."""
     found: dict[str, set[str]] = defaultdict(set)
-    for name in names:
-        for part in _NAME_PARTS.split(name):
-            named = [w for w in words(part) if w.isalpha()]
-            for start in range(1, len(named) - 1):
-                found["".join(w[0] for w in named[start:])].add(" ".join(named[start:]))
+    for named, _ in _name_parts(names):
+        for start in range(1, len(named) - 1):
+            found["".join(w[0] for w in named[start:])].add(" ".join(named[start:]))
     return found
 
 

@@ -316,9 +316,9 @@ class SemanticIndex:
 MAX_RUNS = 64
 # From this many distinct phrases on, a question is scored on a sketch first: reading every
 # phrase's 384 floats (gathered from a shared bank, 63 MB at 10,000 responsibilities) is what
-# bounded a question's time, 27 ms p50; the sketch reads a third of that in place, and the exact
-# vectors of a tenth of the phrases (8.7 ms p50 with the encoding, the same verdicts on the
-# benchmark's 1,420 questions: benchmarks/matching.py).
+# bounded a question's time, 25 ms p50; the sketch reads a third of that in place, and the exact
+# vectors of a tenth of the phrases (8.3 ms p50 with the encoding; the same verdicts for 1,417 of
+# the benchmark's 1,420 questions, the others differing in a choice offered: benchmarks/matching.py).
 SKETCH_FROM = 8192
 SKETCH_DIMENSIONS = 128
 # The phrases a role's closeness is read from: the question's closest (scored exactly even when
@@ -372,7 +372,7 @@ class _Sketch:
 
 
 def _only_closest(cosines: Vectors) -> Vectors:
-    """The `CLOSEST` cosines kept, the rest set `FAR`: a role's closeness is a soft maximum over
+    """The `CLOSEST` cosines kept, the rest set `FAR` (in place): a role's closeness is a soft maximum over
     its phrases among the question's closest, so that in a catalogue of thousands of phrases a role
     with many middling ones does not outweigh one with a near phrase, and the sketch ranks as the
     exact product does."""
