@@ -72,13 +72,20 @@ TUNING = (
     "energy-forecasting",
     "civic-data",
 )
-# Never tuned anything: scored once, after the last change to the matcher.
+# Never tuned anything: scored once, after the last change to the matcher. Round 4 (the first five)
+# and round 5 were written by helpers who saw only BRIEF.md; the matcher did not change between
+# round 4's scoring and round 5's.
 BLIND = (
     "speech-assistant",
     "supply-chain-planning",
     "insurance-claims",
     "streaming-recs",
     "earth-observation",
+    "robotics-manipulation",
+    "adtech-bidding",
+    "soc-detection",
+    "edtech-tutoring",
+    "legal-contracts-ai",
 )
 
 
