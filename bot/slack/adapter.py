@@ -41,6 +41,7 @@ from bot.inflight import InFlight
 from bot.names import DisplayNames
 from bot.slack import home, modals, render
 from bot.slack.installs import DatabaseInstallationStore, DatabaseStateStore
+from bot.slack.payloads import team_of
 from handlers.dispatch import Dispatcher
 from handlers.message import Choice, GroupSync, Mention, Message, Notification, Reply
 from store import groups as groups_store
@@ -585,7 +586,7 @@ class SlackAdapter:
         direct: bool,
     ) -> None:
         async with self.inflight.track():
-            user, team = event.get("user", ""), _team(body, context)
+            user, team = event.get("user", ""), team_of(body, context)
             reply = await self.converse(
                 team=team,
                 user=user,
@@ -614,7 +615,7 @@ class SlackAdapter:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        team = command.get("team_id") or context.get("team_id") or ""
+        team = team_of(command, context)
         form = form_for(command.get("text", ""))
         if form is not None and command.get("trigger_id"):
             # A bare "/whoowns assign": the form, rather than the syntax to type.
@@ -655,7 +656,7 @@ class SlackAdapter:
         channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
             "channel_id"
         )
-        team = _team(body, context)
+        team = team_of(body, context)
         form = FORMS.get(click.form or "")
         if form is not None and body.get("trigger_id"):
             # "Hand over", "Set cover": the form, with the role and project filled in.
@@ -733,8 +734,3 @@ async def _tolerating(call: Awaitable[Any], harmless: str) -> None:
     except SlackApiError as exc:
         if exc.response.get("error") != harmless:
             raise
-
-
-def _team(body: dict[str, Any], context: dict[str, Any]) -> str:
-    team = body.get("team_id") or (body.get("team") or {}).get("id") or context.get("team_id")
-    return str(team or "")

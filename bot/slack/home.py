@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.forms import form_choices
 from bot.slack import render
+from bot.slack.payloads import team_of
 from handlers.message import Action, Reply
 from store.db import StoreUnavailable
 
@@ -186,7 +187,7 @@ class SlackHome:
         if event.get("tab", "home") != "home":
             return
         async with self.adapter.inflight.track():
-            team = str(body.get("team_id") or context.get("team_id") or "")
+            team = team_of(body, context)
             await self.publish(team, event.get("user", ""), view_project(event.get("view")))
 
     async def _on_pick(
@@ -194,7 +195,7 @@ class SlackHome:
     ) -> None:
         await ack()
         project = (action.get("selected_option") or {}).get("value")
-        team = str((body.get("team") or {}).get("id") or body.get("team_id") or "")
+        team = team_of(body)
         async with self.adapter.inflight.track():
             await self.publish(team, (body.get("user") or {}).get("id", ""), project)
 

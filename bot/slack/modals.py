@@ -28,6 +28,7 @@ from bot.forms import (
     submit,
 )
 from bot.slack import render
+from bot.slack.payloads import team_of
 from handlers.message import Reply
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class SlackForms:
             return
         values = submitted_values(view)
         metadata = _metadata(view)
-        user, team = body["user"]["id"], _team_of(body)
+        user, team = body["user"]["id"], team_of(body)
 
         async def run(command: str) -> Reply | None:
             return await self.adapter.converse(
@@ -231,7 +232,7 @@ class SlackForms:
 
     async def _on_role_options(self, ack: Ack, body: dict[str, Any]) -> None:
         typed = str(body.get("value", "")).casefold()
-        choices = await form_choices(self.adapter.dispatcher.services, "slack", _team_of(body))
+        choices = await form_choices(self.adapter.dispatcher.services, "slack", team_of(body))
         names = [r for r in choices.roles if typed in r.casefold()]
         await ack(options=[_option(name) for name in names[:MAX_STATIC_OPTIONS]])
 
@@ -247,7 +248,7 @@ class SlackForms:
             client,
             str(shortcut.get("trigger_id", "")),
             FORMS["escalate"],
-            team=_team_of(shortcut),
+            team=team_of(shortcut),
             channel=channel,
             thread=message.get("thread_ts") or message.get("ts"),
             initial={"text": f"{text} ({link})" if link else text},
@@ -260,7 +261,7 @@ class SlackForms:
         message = shortcut.get("message") or {}
         async with self.adapter.inflight.track():
             reply = await self.adapter.converse(
-                team=_team_of(shortcut),
+                team=team_of(shortcut),
                 user=(shortcut.get("user") or {}).get("id", ""),
                 text=str(message.get("text", "")) or "help",
                 channel=(shortcut.get("channel") or {}).get("id"),
@@ -279,11 +280,6 @@ def _metadata(view: dict[str, Any]) -> dict[str, str | None]:
     except ValueError:
         return {}
     return {k: (str(v) if v else None) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _team_of(body: dict[str, Any]) -> str:
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-    return str(team or body.get("team_id") or "")
 
 
 async def _permalink(client: AsyncWebClient, channel: str | None, ts: Any) -> str | None:
