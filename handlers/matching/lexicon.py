@@ -475,9 +475,10 @@ GENERIC_WORDS: frozenset[str] = _words(
 )
 
 # Shorthand the field writes as it is, which a part of a role's name never takes over ("ML" is
-# machine learning, not the Mapping Lead of a "GIS & Mapping Lead").
+# machine learning, not the Mapping Lead of a "GIS & Mapping Lead"); with EXPANSIONS' keys (UX,
+# UI, SLO, …), which are shorthand too.
 FIELD_SHORTHAND: frozenset[str] = _words(
-    "ml ai nlp cv qa bi ci cd ux ui it hr pr api sql etl gpu llm seo crm erp"
+    "ml ai nlp cv qa bi ci cd it hr pr api sql etl gpu llm seo crm erp"
 )
 
 # Words placing a question here wherever they are ("who's our PM for churn").

@@ -499,7 +499,7 @@ class Matcher:
         own = [
             phrase
             for entry in entries
-            if example_roles is None or entry.target.role_id not in example_roles
+            if not self._kept_default(entry.target.role_id)
             for phrase in (*entry.phrases, *entry.parts)
         ]
         names = [e.target.role for e in entries if e.target.responsibility is None]
@@ -790,13 +790,13 @@ class Matcher:
             best is not None
             and best.target.role_id == role_id
             and best.score >= limits.agreed_words
-            and not (self._example_roles is not None and role_id in self._example_roles)
+            and not self._kept_default(role_id)
         )
 
     def _cosine_needed(self, role_id: int, words: Match, limits: Thresholds) -> float:
         """How close in meaning the question must be to answer with `role_id`."""
         agrees = any(c.target.role_id == role_id for c in words.candidates)
-        if self._example_roles is not None and role_id in self._example_roles:
+        if self._kept_default(role_id):
             return limits.meaning_answer_default if agrees else limits.meaning_alone_default
         if self._words_best_agree(role_id, words, limits):
             return limits.agreed_meaning
@@ -828,9 +828,13 @@ class Matcher:
     def _example_role(self, candidate: Candidate) -> bool:
         return self._example_roles is None or candidate.target.role_id in self._example_roles
 
+    def _kept_default(self, role_id: int) -> bool:
+        """A default role the team kept, which the example questions and tuning know."""
+        return self._example_roles is not None and role_id in self._example_roles
+
     def _team_role(self, role_id: int) -> bool:
         """A role the team added, which the default's examples and tuning know nothing of."""
-        return self._example_roles is not None and role_id not in self._example_roles
+        return self._example_roles is not None and not self._kept_default(role_id)
 
     def _focus(self, question: str) -> list[str]:
         """The question's stems without a qualifier naming a project or team of ours ("the devops

@@ -241,7 +241,6 @@ class SemanticIndex:
         self._bank, self._rows = vectors.rows([text for _, _, text in ordered])
         # The distinct rows in the bank's order, and where each phrase's row is among them.
         distinct, self._phrase_of_row = np.unique(self._rows, return_inverse=True)
-        self._distinct = len(distinct)
         self._distinct_rows = distinct
         self._runs = _contiguous_runs(distinct)
         self._sketch = _Sketch.of(self._bank.array, distinct, self._runs)
@@ -303,7 +302,7 @@ class SemanticIndex:
         if len(self._runs) > MAX_RUNS:
             distinct = np.asarray(array[self._distinct_rows] @ question, dtype=np.float32)
         else:
-            distinct = np.empty(self._distinct, dtype=np.float32)
+            distinct = np.empty(len(self._distinct_rows), dtype=np.float32)
             for offset, start, end in self._runs:
                 distinct[offset : offset + end - start] = array[start:end] @ question
         return _only_closest(distinct)[self._phrase_of_row]
@@ -316,7 +315,7 @@ class SemanticIndex:
 MAX_RUNS = 64
 # From this many distinct phrases on, a question is scored on a sketch first: reading every
 # phrase's 384 floats (gathered from a shared bank, 63 MB at 10,000 responsibilities) is what
-# bounded a question's time, 25 ms p50; the sketch reads a third of that in place, and the exact
+# bounded a question's time, 25 ms p50; the sketch's own matrix is a third of that, and the exact
 # vectors of a tenth of the phrases (8.3 ms p50 with the encoding; the same verdicts for 1,417 of
 # the benchmark's 1,420 questions, the others differing in a choice offered: benchmarks/matching.py).
 SKETCH_FROM = 8192

@@ -262,11 +262,17 @@ def message_form(text: str, claimed: frozenset[str] = frozenset()) -> MessageFor
     return _form(_asked(text), claimed)
 
 
+def _claims(claimed: frozenset[str], word: str) -> bool:
+    """Whether the catalogue uses `word`, as written or in another form ("chairs" where it says
+    "chair")."""
+    return word in claimed or stem(word) in claimed
+
+
 def _unclaimed(marking: frozenset[str], claimed: frozenset[str]) -> frozenset[str]:
     """The marking words the catalogue does not use, in any form ("chairs" where it says "chair")."""
     if not claimed:
         return marking
-    return frozenset(w for w in marking if w not in claimed and stem(w) not in claimed)
+    return frozenset(w for w in marking if not _claims(claimed, w))
 
 
 def _form(text: str, claimed: frozenset[str] = frozenset()) -> MessageForm:
@@ -325,7 +331,7 @@ def _elsewhere(text: str, claimed: frozenset[str]) -> bool:
     not "hanging at init", "slow at peak", nor "at M&M" for a team whose work names M&M."""
     for found in _AT_NAME.finditer(text):
         name = _WORD.findall(fold(found.group(1)))
-        if name and (name[0] in claimed or stem(name[0]) in claimed):
+        if name and _claims(claimed, name[0]):
             continue
         if _ELSEWHERE.search(fold(text[max(0, found.start() - 12) : found.end()])):
             return True
@@ -350,7 +356,7 @@ def _made_tool(joined: str, claimed: frozenset[str]) -> bool:
     if "maintains" not in said:
         return True  # who created, invented, came up with it: the world's, whatever we use
     named = [w for w in said[2:-1] if w not in STOP_WORDS]
-    return not any(w in claimed or stem(w) in claimed for w in named)
+    return not any(_claims(claimed, w) for w in named)
 
 
 def _workplace_phrase(joined: str, claimed: frozenset[str]) -> bool:
