@@ -71,11 +71,6 @@ TUNING = (
     "bioinformatics-core",
     "energy-forecasting",
     "civic-data",
-)
-# Never tuned anything: scored once, after the last change to the matcher. Round 4 (the first five)
-# and round 5 were written by helpers who saw only BRIEF.md; the matcher did not change between
-# round 4's scoring and round 5's.
-BLIND = (
     "speech-assistant",
     "supply-chain-planning",
     "insurance-claims",
@@ -87,14 +82,23 @@ BLIND = (
     "edtech-tutoring",
     "legal-contracts-ai",
 )
-# Written blind like the others but never scored, nor read: the next session's blind round, for a
-# matcher changed after rounds 4 and 5 were scored. Not run until they are moved into BLIND.
-FRESH = (
+# Never tuned anything: scored once, after the last change to the matcher (round 6, written by
+# helpers who saw only BRIEF.md). Rounds 4 and 5 were blind until the change after their scoring.
+BLIND = (
     "pharma-discovery",
     "fraud-payments-ops",
     "autonomous-drones",
     "hr-people-analytics",
     "telecom-network-ml",
+)
+# Written blind like the others but never scored, nor read: the next blind round, for a matcher
+# changed after round 6 was scored. Not run until they are moved into BLIND.
+FRESH = (
+    "agritech-yield",
+    "support-nlp",
+    "quant-research",
+    "predictive-maintenance",
+    "travel-pricing",
 )
 
 
