@@ -4,6 +4,8 @@ the words on a catalogue nobody tuned for."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
@@ -31,6 +33,7 @@ from handlers.matching.text import MessageForm, message_form
 from handlers.message import Choice
 from handlers.turn import Services
 from seed.catalogue import CatalogueSpec, ResponsibilitySpec, RoleSpec, default_catalogue
+from seed.markdown import parse_roles_markdown
 from store import catalogue_changes, workspaces
 from store.db import Database
 from store.models import PhraseVector
@@ -451,3 +454,22 @@ def test_a_few_words_of_a_team_s_wiki_sentence_answer_where_a_default_role_would
     # Scored as the default's roles are, a third of the phrase named is not enough to answer.
     as_default = Matcher(catalog_entries(catalog_from_spec(team)))
     assert as_default.match("who looks after the appeals queue?").outcome == Outcome.CLARIFY
+
+
+def test_words_and_meaning_agreeing_on_a_team_s_role_answer_without_a_margin() -> None:
+    # A tuning catalogue of the benchmark: the words' best guess is the Release Manager, and so is
+    # the meaning's, but the Engineering Manager comes close in meaning.
+    roles = Path(__file__).resolve().parent.parent / "benchmarks/catalogues/mobile-app/roles.md"
+    team = parse_roles_markdown(roles.read_text(encoding="utf-8"), "mobile-app")
+    index = WorkspaceIndex(
+        catalog_from_spec(team), examples=shipped_model(), vectors=shipped_vectors()
+    )
+    question = "apple rejcted the build, who handles app reveiw"
+    asked = index.matcher.match(question)
+    assert asked.outcome == Outcome.ANSWER
+    assert asked.best is not None and asked.best.target.role == "Release Manager"
+    # Asked for a margin, the two readings would only offer it among others.
+    strict = replace(index.matcher.thresholds, agreed_unrivalled=1.01)
+    held = index.matcher.verdict(index.matcher.assess(question), strict)
+    assert held.outcome == Outcome.CLARIFY
+    assert "Release Manager" in {c.target.role for c in held.candidates}

@@ -773,7 +773,7 @@ class Matcher:
         # Words and meaning agreeing on a role is stronger evidence than meaning alone. Where the
         # words found the question ambiguous between roles, meaning picks one of them only when
         # it stands well clear of the rest ("who handles metrics" stays a question for the asker).
-        # Words that did not reach the clarify level offered nothing (plain top-1 +0.2 point).
+        # Words below the clarify level offered nothing (alone: tuning plain top-1 86.6% -> 87.1%).
         word_roles = {c.target.role_id for c in words.candidates if c.score >= limits.clarify}
         agrees = top.role_id in word_roles
         if (
