@@ -25,6 +25,7 @@ from handlers.matching.registry import (
 from handlers.matching.semantic import (
     MiniLM,
     PhraseVectors,
+    QueryAdapter,
     SemanticIndex,
     Vectors,
     shipped_vectors,
@@ -473,3 +474,23 @@ def test_words_and_meaning_agreeing_on_a_team_s_role_answer_without_a_margin() -
     held = index.matcher.verdict(index.matcher.assess(question), strict)
     assert held.outcome == Outcome.CLARIFY
     assert "Release Manager" in {c.target.role for c in held.candidates}
+
+
+def test_the_query_adapter_moves_questions_only_and_the_phrases_stay_the_model_s_own() -> None:
+    vectors = shipped_vectors()
+    assert vectors.adapter is not None, "handlers/matching/minilm/query_adapter.npy is shipped"
+    question = "who should I ask about the nightly retrain?"
+    own, moved = vectors.question(question, adapted=False), vectors.question(question)
+    assert abs(float(np.linalg.norm(moved)) - 1.0) < 1e-5
+    assert not np.allclose(own, moved, atol=1e-3)
+    # What is stored for a catalogue is the model's vector, so a new adapter re-embeds nothing.
+    phrase = "Schedule and monitor the nightly retraining"
+    stored = vectors.matrix([phrase])[0]
+    assert np.allclose(stored, vectors.encoder.encode([phrase])[0], atol=1e-3)
+
+
+def test_an_identity_adapter_leaves_a_question_s_vector_as_the_model_gives_it() -> None:
+    model = shipped_vectors().encoder
+    vectors = PhraseVectors(model, adapter=QueryAdapter(np.eye(semantic.DIMENSIONS)))
+    question = "who owns the feature store?"
+    assert np.allclose(vectors.question(question), model.encode([question])[0], atol=1e-6)
