@@ -491,6 +491,8 @@ def test_the_query_adapter_moves_questions_only_and_the_phrases_stay_the_model_s
 
 def test_an_identity_adapter_leaves_a_question_s_vector_as_the_model_gives_it() -> None:
     model = shipped_vectors().encoder
-    vectors = PhraseVectors(model, adapter=QueryAdapter(np.eye(semantic.DIMENSIONS, dtype=np.float32)))
+    vectors = PhraseVectors(
+        model, adapter=QueryAdapter(np.eye(semantic.DIMENSIONS, dtype=np.float32))
+    )
     question = "who owns the feature store?"
     assert np.allclose(vectors.question(question), model.encode([question])[0], atol=1e-6)
