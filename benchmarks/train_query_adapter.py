@@ -146,7 +146,8 @@ def closest_right(catalogues: list[Catalogue], matrix: Vectors | None) -> tuple[
             soft = np.add.reduceat(np.exp(SOFTMAX_SHARPNESS * (cosines - 1.0)), starts)
             right[paraphrase][0] += int(np.argmax(soft)) in expected
             right[paraphrase][1] += 1
-    return tuple(hits / max(total, 1) for hits, total in right.values())  # type: ignore[return-value]
+    (plain, plain_total), (paraphrases, paraphrase_total) = right[False], right[True]
+    return plain / max(plain_total, 1), paraphrases / max(paraphrase_total, 1)
 
 
 def cross_validate(catalogues: list[Catalogue], folds: int) -> None:
