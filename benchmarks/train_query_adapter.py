@@ -28,8 +28,9 @@ from handlers.matching.evaluation import PARAPHRASE
 from handlers.matching.semantic import (
     ADAPTER_FILE,
     DIMENSIONS,
-    SOFTMAX_SHARPNESS,
     PhraseVectors,
+    QueryAdapter,
+    SemanticIndex,
     Vectors,
     shipped_vectors,
 )
@@ -49,7 +50,7 @@ SEED = 0
 
 @dataclass(frozen=True)
 class Catalogue:
-    name: str
+    index: SemanticIndex  # ranks as the matcher does
     phrases: Vectors  # a row per phrase
     roles: npt.NDArray[np.intp]  # each phrase's role, by position
     questions: list[tuple[Vectors, frozenset[int], bool]]  # vector, expected roles, paraphrase
@@ -80,7 +81,7 @@ async def load(names: list[str], vectors: PhraseVectors) -> list[Catalogue]:
                 for q in team.questions
                 if q.in_scope
             ]
-            out.append(Catalogue(name, phrases, roles, [q for q in questions if q[1]]))
+            out.append(Catalogue(index, phrases, roles, [q for q in questions if q[1]]))
         await db.dispose()
     return out
 
@@ -135,16 +136,15 @@ def _gradient(
 
 
 def closest_right(catalogues: list[Catalogue], matrix: Vectors | None) -> tuple[float, float]:
-    """How often the right role is the closest in meaning (as `SemanticIndex.closeness` ranks):
+    """How often the right role is the closest in meaning, as the matcher's index ranks it:
     plain questions, paraphrases."""
     right = {False: [0, 0], True: [0, 0]}
     for c in catalogues:
-        starts = np.flatnonzero(np.r_[True, c.roles[1:] != c.roles[:-1]])
+        position = {role_id: i for i, role_id in enumerate(c.index.role_ids)}
         for vector, expected, paraphrase in c.questions:
-            moved = vector if matrix is None else matrix @ vector
-            cosines = c.phrases @ (moved / np.linalg.norm(moved))
-            soft = np.add.reduceat(np.exp(SOFTMAX_SHARPNESS * (cosines - 1.0)), starts)
-            right[paraphrase][0] += int(np.argmax(soft)) in expected
+            moved = vector if matrix is None else QueryAdapter(matrix).apply(vector)
+            closest = c.index.closeness(moved, limit=1)
+            right[paraphrase][0] += bool(closest) and position[closest[0].role_id] in expected
             right[paraphrase][1] += 1
     (plain, plain_total), (paraphrases, paraphrase_total) = right[False], right[True]
     return plain / max(plain_total, 1), paraphrases / max(paraphrase_total, 1)
@@ -154,7 +154,7 @@ def cross_validate(catalogues: list[Catalogue], folds: int) -> None:
     without, adapted = [], []
     for fold in range(folds):
         left_out = catalogues[fold::folds]
-        kept = [c for c in catalogues if c not in left_out]
+        kept = [c for i, c in enumerate(catalogues) if i % folds != fold]
         without.append(closest_right(left_out, None))
         adapted.append(closest_right(left_out, learn(kept)))
         print(f"fold {fold + 1}: without {_pct(without[-1])}, adapted {_pct(adapted[-1])}")

@@ -155,12 +155,13 @@ class Thresholds:
     # catalogues: paraphrases offered right 66.7% -> 71.0%, nothing more answered.
     # `meaning_alone` raised 0.55 -> 0.6 on the 18 tuning catalogues, with `team_answer` 0.45:
     # out of scope answered 11 -> 9 of 810, plain top-1 89.5% -> 89.2%.
-    # All six levels of the team's roles below were then lowered by 0.05 with the query adapter,
-    # which moves a question's vectors off the phrases it does not mean and so lowers cosines
-    # (median closest 0.48 -> 0.42): judged on adapters learned leaving a quarter of the 28
-    # tuning catalogues out, plain top-1 87.9% -> 88.4%, precision 98.8% -> 99.0%, paraphrases
-    # 79.2% -> 82.9%, out of scope answered 12 -> 10 of 1,260 (0.03 and 0.07 tried: 88.0% and
-    # 88.8% plain, 98.9% precision at 0.07).
+    # Six meaning levels were then lowered by 0.05 with the query adapter: `meaning_answer`,
+    # `meaning_alone`, `agreed_meaning` and `agreed_unrivalled` (the team's roles) and the two
+    # offer levels (every role). The adapter moves a question off the phrases it does not mean,
+    # which lowers cosines (median closest 0.48 -> 0.42). Judged on adapters learned leaving a
+    # quarter of the 28 tuning catalogues out, plain top-1 87.9% -> 88.4%, precision 98.8% ->
+    # 99.0%, paraphrases 79.2% -> 82.9%, out of scope answered 12 -> 10 of 1,260 (0.03 and 0.07
+    # tried: 88.0% and 88.8% plain, 98.9% precision at 0.07).
     meaning_answer: float = 0.40
     meaning_alone: float = 0.55
     meaning_margin: float = 0.04
