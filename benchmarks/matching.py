@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from handlers.matching.examples import shipped_model
-from handlers.matching.matcher import Matcher, Outcome, common_english_words
+from handlers.matching.matcher import Match, Matcher, Outcome, common_english_words
 from handlers.matching.registry import catalog_entries, catalog_from_spec, phrases
 from handlers.matching.semantic import PhraseVectors, shipped_vectors
 from seed.catalogue import CatalogueSpec, ResponsibilitySpec, RoleSpec, default_catalogue
@@ -150,6 +150,7 @@ def stage_latency(
     )
     print(f"  fast path ({len(fast)} questions the words answer): {latency(matcher, fast)}")
     print(f"  with the model ({len(meaning)} questions): {latency(matcher, meaning)}")
+    print(f"    of which encoding the question: {encoding_latency(shipped_vectors(), meaning)}")
     print(f"  all ({len(questions)}): {latency(matcher, questions)}")
     return matcher
 
@@ -210,11 +211,30 @@ def sketch_against_exact(sketched: Matcher, spec: CatalogueSpec, questions: Sequ
     exact = sketched.exact_meaning()
     words = Matcher(catalog_entries(catalog_from_spec(spec)), examples=shipped_model())
     _, meaning = _by_stage(words, questions)
-    same = sum(sketched.match(q) == exact.match(q) for q in questions)
+    verdicts = [(sketched.match(q), exact.match(q)) for q in questions]
+    same = sum(a == b for a, b in verdicts)
+    answer_differs = sum(_reply(a) != _reply(b) for a, b in verdicts)
     print(
         f"  the sketch's verdicts are the exact product's for {same} of {len(questions)} "
-        f"questions; exact product with the model: {latency(exact, meaning)}"
+        f"questions ({answer_differs} differ in the outcome or the first role, the others only "
+        f"in a choice offered); exact product with the model: {latency(exact, meaning)}"
     )
+
+
+def _reply(match: Match) -> tuple[Outcome, int | None]:
+    """What a person reads first: whether it answered, offered or gave up, and the first role."""
+    return match.outcome, match.best.target.role_id if match.best else None
+
+
+def encoding_latency(vectors: PhraseVectors, questions: Sequence[str]) -> str:
+    """The model's share of a question that consults it: encoding the question alone."""
+    samples = []
+    for question in questions:
+        start = time.perf_counter_ns()
+        vectors.question(question)
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    p50, p99 = _p50_p99(samples)
+    return f"p50 {p50:.3f} ms p99 {p99:.3f} ms"
 
 
 def _edit_one(spec: CatalogueSpec) -> CatalogueSpec:
