@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import func, select
 
 from handlers.dispatch import Dispatcher
@@ -439,6 +440,27 @@ def test_a_large_catalogue_is_sketched_first_and_ranks_as_the_exact_product_does
     assert index.sketched and not exact.sketched
     for question in unit[:40].astype(np.float32):
         assert index.closeness(question) == exact.closeness(question)
+
+
+def test_a_sketched_question_is_reduced_over_its_closest_phrases_as_the_exact_product_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With every phrase a candidate the sketch finds the same closest phrases as the exact product;
+    # its reduction over those alone must then rank exactly as the reduction over every phrase,
+    # also where one text is listed by two roles (tied roles keep the catalogue's order).
+    rng = np.random.default_rng(5)
+    count = semantic.SKETCH_FROM + 100
+    raw = rng.normal(size=(60, 384))[rng.integers(0, 60, count)] + rng.normal(size=(count, 384))
+    unit = (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float16)
+    vectors = PhraseVectors(MiniLM())
+    texts = [f"listed {i}" for i in range(count)]
+    vectors.remember(dict(zip(texts, unit, strict=True)))
+    shared = [(count + i, (i + 1) % 400, texts[i]) for i in range(0, count, 7)]
+    index = SemanticIndex(vectors, [(i, i % 400, t) for i, t in enumerate(texts)] + shared)
+    monkeypatch.setattr(semantic, "SKETCH_CANDIDATES", count)
+    assert index.sketched
+    for question in unit[:60].astype(np.float32):
+        assert index.closeness(question, limit=8) == index.exact().closeness(question, limit=8)
 
 
 def test_a_few_words_of_a_team_s_wiki_sentence_answer_where_a_default_role_would_ask() -> None:

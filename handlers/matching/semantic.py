@@ -286,6 +286,15 @@ class SemanticIndex:
         self._distinct_rows = distinct
         self._runs = _contiguous_runs(distinct)
         self._sketch = _Sketch.of(self._bank.array, distinct, self._runs)
+        self._role_of_phrase = np.repeat(np.arange(len(self._starts)), self._ends - self._starts)
+        if self._sketch is not None:
+            # Which phrases hold each distinct row (several roles may list the same text): a
+            # sketched question is then reduced over its closest phrases alone, not over every
+            # phrase of a catalogue of thousands.
+            self._phrases_by_row = np.argsort(self._phrase_of_row, kind="stable")
+            self._row_starts = np.searchsorted(
+                self._phrase_of_row[self._phrases_by_row], np.arange(len(distinct) + 1)
+            )
 
     def __len__(self) -> int:
         return len(self._targets)
@@ -312,35 +321,68 @@ class SemanticIndex:
         """The `limit` roles closest in meaning, closest first, each with its closest target."""
         if not len(self._targets):
             return []
-        cosines = self._cosines(question)
-        per_role = np.maximum.reduceat(cosines, self._starts)
         # Ranked by a soft maximum over the role's phrases: a role several of whose
         # responsibilities are near the question is likelier meant than one with a single near
         # phrase (on the tuning catalogues' paraphrases the right role came first 44% -> 48% and
         # among the first three 71% -> 79%). The cosine reported stays the closest phrase's, which
         # the decision levels are calibrated on.
-        soft = np.log(np.add.reduceat(np.exp(SOFTMAX_SHARPNESS * (cosines - 1.0)), self._starts))
+        if self._sketch is not None:
+            per_role, soft, closest = self._sketched_by_role(question)
+        else:
+            per_role, soft, closest = self._by_role(self._cosines(question))
         top = np.argsort(-soft, kind="stable")[:limit]
-        out: list[RoleCloseness] = []
-        for role in top.tolist():
-            start, end = int(self._starts[role]), int(self._ends[role])
-            phrase = start + int(np.argmax(cosines[start:end]))
-            out.append(
-                RoleCloseness(
-                    self._role_ids[role], int(self._targets[phrase]), float(per_role[role])
-                )
+        return [
+            RoleCloseness(
+                self._role_ids[role], int(self._targets[closest[role]]), float(per_role[role])
             )
-        return out
+            for role in top.tolist()
+        ]
+
+    def _by_role(self, cosines: Vectors) -> tuple[Vectors, Vectors, npt.NDArray[np.intp]]:
+        """Each role's closest cosine, soft maximum and closest phrase, from every phrase's cosine."""
+        per_role = np.maximum.reduceat(cosines, self._starts)
+        soft = np.log(np.add.reduceat(np.exp(SOFTMAX_SHARPNESS * (cosines - 1.0)), self._starts))
+        # The first phrase of each role at its role's closest cosine, as argmax picks it.
+        at_best = np.flatnonzero(cosines == per_role[self._role_of_phrase])
+        _, first = np.unique(self._role_of_phrase[at_best], return_index=True)
+        closest = at_best[first]
+        return per_role, soft, closest
+
+    def _sketched_by_role(self, question: Vectors) -> tuple[Vectors, Vectors, npt.NDArray[np.intp]]:
+        """As `_by_role`, from the `CLOSEST` phrases the sketch finds; every other phrase counts
+        as `FAR`, as the exact product's `_only_closest` makes it, so the ranking is the same."""
+        assert self._sketch is not None
+        rows, cosines = self._sketch.closest(self._bank.array, self._distinct_rows, question)
+        starts, ends = self._row_starts[rows], self._row_starts[rows + 1]
+        counts = ends - starts
+        # Every phrase of each row: the run starts[i]..ends[i] of `_phrases_by_row`, laid end to end.
+        runs = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        phrase = self._phrases_by_row[runs]
+        cosine = np.repeat(cosines, counts)
+        role = self._role_of_phrase[phrase]
+        roles = len(self._starts)
+        per_role = np.full(roles, FAR, dtype=np.float32)
+        np.maximum.at(per_role, role, cosine)
+        # Summed in float32, as the exact product's reduction is, so that roles tied there (one
+        # text listed by two roles) stay tied here and keep the catalogue's order.
+        near = np.zeros(roles, dtype=np.float32)
+        np.add.at(near, role, np.exp(SOFTMAX_SHARPNESS * (cosine - 1.0)))
+        far = ((self._ends - self._starts) - np.bincount(role, minlength=roles)).astype(np.float32)
+        soft = np.log(near + far * np.float32(np.exp(SOFTMAX_SHARPNESS * (FAR - 1.0))))
+        # A role's closest phrase: its highest cosine, the first in the role's order among equals;
+        # a role with none near keeps its first phrase, as argmax over all-`FAR` cosines would.
+        closest = self._starts.copy()
+        order = np.lexsort((phrase, -cosine, role))
+        first = order[np.r_[True, role[order][1:] != role[order][:-1]]]
+        closest[role[first]] = phrase[first]
+        return per_role, soft, closest
 
     def _cosines(self, question: Vectors) -> Vectors:
-        """Each phrase's cosine with the question. A catalogue's phrases are mostly embedded
-        together, so its distinct rows sit in a few runs of the bank: a product over each run's
-        slice reads the bank in place, where gathering 41,000 rows would copy 63 MB first. A
-        large catalogue is scored on its sketch first, and exactly only where that comes near."""
+        """Each phrase's cosine with the question, the `CLOSEST` kept. A catalogue's phrases are
+        mostly embedded together, so its distinct rows sit in a few runs of the bank: a product
+        over each run's slice reads the bank in place, where gathering 41,000 rows would copy
+        63 MB first."""
         array = self._bank.array
-        if self._sketch is not None:
-            distinct = self._sketch.closest(array, self._distinct_rows, question)
-            return distinct[self._phrase_of_row]
         if len(self._runs) > MAX_RUNS:
             distinct = np.asarray(array[self._distinct_rows] @ question, dtype=np.float32)
         else:
@@ -355,8 +397,7 @@ class SemanticIndex:
     def by_role(self) -> tuple[Vectors, npt.NDArray[np.intp]]:
         """Every phrase's vector, and the position of its role among the index's roles (the
         order `role_ids` gives): what the query adapter is learned on."""
-        roles = np.repeat(np.arange(len(self._starts)), self._ends - self._starts)
-        return np.asarray(self._bank.array[self._rows], dtype=np.float32), roles
+        return np.asarray(self._bank.array[self._rows], dtype=np.float32), self._role_of_phrase
 
     @property
     def role_ids(self) -> list[int]:
@@ -368,8 +409,9 @@ MAX_RUNS = 64
 # From this many distinct phrases on, a question is scored on a sketch first: reading every
 # phrase's 384 floats (gathered from a shared bank, 63 MB at 10,000 responsibilities) is what
 # bounded a question's time, 25 ms p50; the sketch's own matrix is a third of that, and the exact
-# vectors of a tenth of the phrases (8.3 ms p50 with the encoding; the same verdicts for 1,417 of
-# the benchmark's 1,420 questions, the others differing in a choice offered: benchmarks/matching.py).
+# vectors of a tenth of the phrases (about 10 ms p50 with the encoding; the same verdicts for
+# 1,414 of the benchmark's 1,420 questions, the others differing only in a choice offered:
+# benchmarks/matching.py).
 SKETCH_FROM = 8192
 SKETCH_DIMENSIONS = 128
 # The phrases a role's closeness is read from: the question's closest (scored exactly even when
@@ -411,15 +453,14 @@ class _Sketch:
 
     def closest(
         self, array: Vectors, distinct: npt.NDArray[np.int32], question: Vectors
-    ) -> Vectors:
-        """Exact cosines for the `SKETCH_CANDIDATES` phrases the sketch puts closest, of which the
-        `CLOSEST` are kept; `FAR` for the rest."""
+    ) -> tuple[npt.NDArray[np.intp], Vectors]:
+        """The `CLOSEST` of the distinct rows (positions in `distinct`) and their exact cosines,
+        found among the `SKETCH_CANDIDATES` the sketch puts closest."""
         estimate = self._projected @ (question @ self._basis)
         candidates = np.argpartition(-estimate, SKETCH_CANDIDATES - 1)[:SKETCH_CANDIDATES]
-        exact = _only_closest(np.asarray(array[distinct[candidates]] @ question, dtype=np.float32))
-        cosines = np.full(len(distinct), FAR, dtype=np.float32)
-        cosines[candidates] = exact
-        return cosines
+        exact = np.asarray(array[distinct[candidates]] @ question, dtype=np.float32)
+        kept = np.argpartition(-exact, CLOSEST - 1)[:CLOSEST]
+        return candidates[kept], exact[kept]
 
 
 def _only_closest(cosines: Vectors) -> Vectors:
