@@ -13,7 +13,7 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from handlers.matching.examples import shipped_model
@@ -98,11 +98,11 @@ def generated_catalogue(size: int, seed: int = 7) -> CatalogueSpec:
     return CatalogueSpec(tuple(roles), base.escalation_chain)
 
 
-def _timed(matcher: Matcher, questions: Sequence[str]) -> list[float]:
+def _timed(call: Callable[[str], object], questions: Sequence[str]) -> list[float]:
     samples = []
     for question in questions:
         start = time.perf_counter_ns()
-        matcher.match(question)
+        call(question)
         samples.append((time.perf_counter_ns() - start) / 1e6)
     return samples
 
@@ -114,8 +114,8 @@ def _p50_p99(samples: list[float]) -> tuple[float, float]:
 
 def latency(matcher: Matcher, questions: Sequence[str]) -> str:
     """Cold (first sight of each question: typo corrections not cached) and warm figures."""
-    cold = _p50_p99(_timed(matcher, questions))
-    warm = _p50_p99([s for _ in range(ROUNDS) for s in _timed(matcher, questions)])
+    cold = _p50_p99(_timed(matcher.match, questions))
+    warm = _p50_p99([s for _ in range(ROUNDS) for s in _timed(matcher.match, questions)])
     return (
         f"cold p50 {cold[0]:.3f} ms p99 {cold[1]:.3f} ms; "
         f"warm p50 {warm[0]:.3f} ms p99 {warm[1]:.3f} ms"
@@ -228,12 +228,7 @@ def _reply(match: Match) -> tuple[Outcome, int | None]:
 
 def encoding_latency(vectors: PhraseVectors, questions: Sequence[str]) -> str:
     """The model's share of a question that consults it: encoding the question alone."""
-    samples = []
-    for question in questions:
-        start = time.perf_counter_ns()
-        vectors.question(question)
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    p50, p99 = _p50_p99(samples)
+    p50, p99 = _p50_p99(_timed(vectors.question, questions))
     return f"p50 {p50:.3f} ms p99 {p99:.3f} ms"
 
 

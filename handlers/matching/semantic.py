@@ -327,7 +327,7 @@ class SemanticIndex:
         # among the first three 71% -> 79%). The cosine reported stays the closest phrase's, which
         # the decision levels are calibrated on.
         if self._sketch is not None:
-            per_role, soft, closest = self._sketched_by_role(question)
+            per_role, soft, closest = self._sketched_by_role(self._sketch, question)
         else:
             per_role, soft, closest = self._by_role(self._cosines(question))
         top = np.argsort(-soft, kind="stable")[:limit]
@@ -348,11 +348,12 @@ class SemanticIndex:
         closest = at_best[first]
         return per_role, soft, closest
 
-    def _sketched_by_role(self, question: Vectors) -> tuple[Vectors, Vectors, npt.NDArray[np.intp]]:
+    def _sketched_by_role(
+        self, sketch: _Sketch, question: Vectors
+    ) -> tuple[Vectors, Vectors, npt.NDArray[np.intp]]:
         """As `_by_role`, from the `CLOSEST` phrases the sketch finds; every other phrase counts
         as `FAR`, as the exact product's `_only_closest` makes it, so the ranking is the same."""
-        assert self._sketch is not None
-        rows, cosines = self._sketch.closest(self._bank.array, self._distinct_rows, question)
+        rows, cosines = sketch.closest(self._bank.array, self._distinct_rows, question)
         starts, ends = self._row_starts[rows], self._row_starts[rows + 1]
         counts = ends - starts
         # Every phrase of each row: the run starts[i]..ends[i] of `_phrases_by_row`, laid end to end.
